@@ -1,0 +1,50 @@
+#version 450
+// dW (N×K) (+)= dYᵀ · X, dY M×N, X M×K: the weight gradient of a linear
+// layer, a sum of outer products over the batch rows M. Each invocation
+// owns a TM×TN block of dW (TM, TN multiples of 4).
+layout(local_size_x_id = 0, local_size_y_id = 1) in;
+layout(constant_id = 2) const uint TM = 8;
+layout(constant_id = 3) const uint TN = 8;
+layout(binding = 0, rgba32f) uniform readonly imageBuffer DY;
+layout(binding = 1, rgba32f) uniform readonly imageBuffer X;
+layout(binding = 2, rgba32f) uniform imageBuffer DW;
+layout(push_constant) uniform Push { uint M, N, K, lddy4, ldx4, lddw4, accumulate; } p;
+
+void main()
+{
+    const uint TP = TM / 4u, TQ = TN / 4u;
+    uint n0 = gl_GlobalInvocationID.x * TM;
+    uint k0 = gl_GlobalInvocationID.y * TN;
+    if (n0 >= p.N || k0 >= p.lddw4 * 4u)
+        return;
+    int dycol[TP], xcol[TQ];
+    for (uint r = 0u; r < TP; r++) dycol[r] = int(min(n0 / 4u + r, p.lddy4 - 1u));
+    for (uint q = 0u; q < TQ; q++) xcol[q] = int(min(k0 / 4u + q, p.ldx4 - 1u));
+    vec4 acc[TM][TQ];
+    for (uint i = 0u; i < TM; i++)
+        for (uint q = 0u; q < TQ; q++) acc[i][q] = vec4(0.0);
+
+    for (uint m = 0u; m < p.M; m++) {
+        vec4 d[TP], x[TQ];
+        for (uint r = 0u; r < TP; r++) d[r] = imageLoad(DY, int(m * p.lddy4) + dycol[r]);
+        for (uint q = 0u; q < TQ; q++) x[q] = imageLoad(X, int(m * p.ldx4) + xcol[q]);
+        for (uint i = 0u; i < TM; i++)
+            for (uint q = 0u; q < TQ; q++) acc[i][q] += d[i / 4u][i % 4u] * x[q];
+    }
+
+    for (uint q = 0u; q < TQ; q++) {
+        uint c = k0 + 4u * q;
+        if (c >= p.lddw4 * 4u)
+            break;
+        bvec4 live = lessThan(uvec4(c, c + 1u, c + 2u, c + 3u), uvec4(p.K));
+        for (uint i = 0u; i < TM; i++) {
+            if (n0 + i >= p.N)
+                break;
+            int at = int((n0 + i) * p.lddw4 + c / 4u);
+            vec4 v = acc[i][q];
+            if (p.accumulate != 0u)
+                v += imageLoad(DW, at);
+            imageStore(DW, at, mix(vec4(0.0), v, live));
+        }
+    }
+}

@@ -1,0 +1,55 @@
+#version 450
+// dX (M×K) (+)= dY (M×N) · W (N×K): the input gradient of a linear layer.
+// Register-blocked over a TM×TN block of dX; the contraction over N reads
+// dY in vec4 texels (zero padding covers the tail) and W rows clamped to N.
+layout(local_size_x_id = 0, local_size_y_id = 1) in;
+layout(constant_id = 2) const uint TM = 8;
+layout(constant_id = 3) const uint TN = 8;   // multiple of 4
+layout(binding = 0, rgba32f) uniform readonly imageBuffer DY;
+layout(binding = 1, rgba32f) uniform readonly imageBuffer W;
+layout(binding = 2, rgba32f) uniform imageBuffer DX;
+layout(push_constant) uniform Push { uint M, N, K, lddy4, ldw4, lddx4, accumulate; } p;
+
+void main()
+{
+    const uint TQ = TN / 4u;
+    uint m0 = gl_GlobalInvocationID.x * TM;
+    uint k0 = gl_GlobalInvocationID.y * TN;
+    if (m0 >= p.M || k0 >= p.lddx4 * 4u)
+        return;
+    int dyrow[TM], wcol[TQ];
+    for (uint i = 0u; i < TM; i++) dyrow[i] = int(min(m0 + i, p.M - 1u) * p.lddy4);
+    for (uint q = 0u; q < TQ; q++) wcol[q] = int(min(k0 / 4u + q, p.ldw4 - 1u));
+    vec4 acc[TM][TQ];
+    for (uint i = 0u; i < TM; i++)
+        for (uint q = 0u; q < TQ; q++) acc[i][q] = vec4(0.0);
+
+    uint N4 = (p.N + 3u) / 4u;
+    for (uint n4 = 0u; n4 < N4; n4++) {
+        vec4 a[TM];
+        for (uint i = 0u; i < TM; i++) a[i] = imageLoad(DY, dyrow[i] + int(n4));
+        for (uint c = 0u; c < 4u; c++) {
+            int wrow = int(min(n4 * 4u + c, p.N - 1u) * p.ldw4);
+            vec4 w[TQ];
+            for (uint q = 0u; q < TQ; q++) w[q] = imageLoad(W, wrow + wcol[q]);
+            for (uint i = 0u; i < TM; i++)
+                for (uint q = 0u; q < TQ; q++) acc[i][q] += a[i][c] * w[q];
+        }
+    }
+
+    for (uint q = 0u; q < TQ; q++) {
+        uint c = k0 + 4u * q;
+        if (c >= p.lddx4 * 4u)
+            break;
+        bvec4 live = lessThan(uvec4(c, c + 1u, c + 2u, c + 3u), uvec4(p.K));
+        for (uint i = 0u; i < TM; i++) {
+            if (m0 + i >= p.M)
+                break;
+            int at = int((m0 + i) * p.lddx4 + c / 4u);
+            vec4 v = acc[i][q];
+            if (p.accumulate != 0u)
+                v += imageLoad(DX, at);
+            imageStore(DX, at, mix(vec4(0.0), v, live));
+        }
+    }
+}

@@ -1,0 +1,122 @@
+/* Definitions shared by the files of src/vk; nothing outside src/vk (but
+ * white-box tests) includes this. */
+#ifndef VKSAC_VK_INTERNAL_H
+#define VKSAC_VK_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <vulkan/vulkan.h>
+
+#include "vk/runtime.h"
+
+#define VKS_MAX_BINDINGS 8
+#define VKS_MAX_PUSH 64
+#define VKS_ERR_LEN 512
+
+/* One large device allocation, bound to one buffer, sub-allocated into
+ * tensors with a first-fit free list (kept sorted, neighbours merged). */
+typedef struct vks_range { VkDeviceSize offset, size; } vks_range;
+typedef struct vks_chunk {
+    VkDeviceMemory memory;
+    VkBuffer buffer;
+    VkDeviceSize size;
+    void *map;               /* non-NULL when host-visible */
+    vks_range *free;
+    size_t nfree, capfree;
+    struct vks_chunk *next;
+} vks_chunk;
+
+typedef struct vks_arena {
+    uint32_t memory_type;
+    bool host_visible;
+    VkDeviceSize chunk_size;
+    vks_chunk *chunks;
+} vks_arena;
+
+struct vks_tensor {
+    vks_ctx *ctx;
+    uint32_t rows, cols, stride;   /* stride: floats per row, multiple of 4 */
+    vks_chunk *chunk;
+    VkDeviceSize offset, bytes;
+    VkBufferView view4, view1;     /* RGBA32F and R32F texel views */
+};
+
+typedef struct vks_kernel {
+    VkDescriptorSetLayout set_layout;
+    VkPipelineLayout layout;
+    VkPipeline pipeline;           /* created on first use */
+} vks_kernel;
+
+struct vks_ctx {
+    char err[VKS_ERR_LEN];
+    vksac_log_fn log;
+    void *log_user;
+    uint64_t validation_messages;
+
+    VkInstance instance;
+    VkDebugUtilsMessengerEXT messenger;
+    VkPhysicalDevice phys;
+    VkDevice device;
+    VkQueue queue;
+    uint32_t queue_family;
+    vksac_device_info info;
+    VkPhysicalDeviceProperties props;
+    bool push_descriptors;
+    bool timestamps;
+    int gemm_variant;
+    PFN_vkCmdPushDescriptorSetKHR cmd_push_descriptor_set;
+    PFN_vkDestroyDebugUtilsMessengerEXT destroy_messenger;
+
+    vks_arena arena;               /* tensors */
+    vks_arena staging;             /* host-visible bounce space, when the arena is not */
+    vks_tensor *placeholder;       /* bound where a kernel's operand is absent */
+    VkCommandPool cmd_pool;
+    VkCommandBuffer xfer_cmd;      /* one-shot transfers */
+    VkFence xfer_fence;
+    VkPipelineCache pipeline_cache;
+    vks_kernel kernels[VKS_K_COUNT];
+};
+
+/* Maps a VkResult to a status and message naming the call. */
+vksac_status vks_check(vks_ctx *ctx, VkResult r, const char *what);
+const char *vks_result_name(VkResult r);
+
+vksac_status vks_arena_init(vks_ctx *ctx, vks_arena *a, bool want_host_visible, bool require_host_visible);
+void vks_arena_free(vks_ctx *ctx, vks_arena *a);
+vksac_status vks_arena_alloc(vks_ctx *ctx, vks_arena *a, VkDeviceSize size, vks_chunk **chunk,
+                             VkDeviceSize *offset);
+void vks_arena_release(vks_chunk *chunk, VkDeviceSize offset, VkDeviceSize size);
+
+/* Runs a one-shot copy between two buffers and waits for it. */
+vksac_status vks_copy_now(vks_ctx *ctx, VkBuffer src, VkDeviceSize src_off, VkBuffer dst,
+                          VkDeviceSize dst_off, VkDeviceSize size);
+
+/* Kernel table lookups and lazy pipeline creation (kernels.c). */
+vksac_status vks_kernels_init(vks_ctx *ctx);
+void vks_kernels_free(vks_ctx *ctx);
+vksac_status vks_kernel_pipeline(vks_ctx *ctx, vks_kernel_id id, vks_kernel **out);
+uint32_t vks_kernel_bindings(vks_kernel_id id);
+bool vks_kernel_binding_is_vec4(vks_kernel_id id, uint32_t binding);
+bool vks_kernel_binding_writes(vks_kernel_id id, uint32_t binding);
+const char *vks_kernel_name(vks_kernel_id id);
+uint32_t vks_kernel_push_size(vks_kernel_id id);
+
+/* Argument checks and grids shared by the ops (ops_basic.c). */
+#define VKS_TRY(expr)                        \
+    do {                                     \
+        vksac_status st_ = (expr);           \
+        if (st_ != VKSAC_OK)                 \
+            return st_;                      \
+    } while (0)
+vksac_status vks_need_tensor(vks_ctx *ctx, const vks_tensor *t, const char *fn, const char *name);
+vksac_status vks_need_shape(vks_ctx *ctx, const vks_tensor *t, uint32_t rows, uint32_t cols, const char *fn,
+                            const char *name);
+uint32_t vks_groups_1d(const vks_ctx *ctx, vks_kernel_id id, uint64_t n);
+
+/* Device enumeration helpers (device.c) and instance creation (context.c). */
+vksac_status vks_instance_create(vks_ctx *ctx, bool validation, int cpu_threads);
+int vks_compute_queue_family(VkPhysicalDevice phys, uint32_t *timestamp_bits);
+void vks_describe_device(VkPhysicalDevice phys, int index, vksac_device_info *info);
+vksac_status vks_pick_device(vks_ctx *ctx, const char *want, VkPhysicalDevice *phys, int *index);
+
+#endif

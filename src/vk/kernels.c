@@ -1,0 +1,151 @@
+/* The kernel table: each compute shader's bindings, push-constant size and
+ * specialization constants. Pipelines are created on a kernel's first use
+ * (each costs a JIT compile on lavapipe) and then live with the context. */
+#include <string.h>
+
+#include "vk/internal.h"
+
+#define SPV(name)                                \
+    extern const uint32_t vks_spv_##name[];      \
+    extern const size_t vks_spv_##name##_words;
+SPV(fill) SPV(scale_add) SPV(sum_rows) SPV(sum_cols)
+SPV(gemm_fwd) SPV(gemm_dx) SPV(gemm_dw) SPV(gemm_tiled)
+#undef SPV
+
+typedef struct kernel_desc {
+    const char *name;
+    const uint32_t *spv;
+    const size_t *words;
+    uint32_t bindings;
+    uint32_t vec4_mask;    /* bit b: binding b is an RGBA32F view, else R32F */
+    uint32_t write_mask;   /* bit b: the kernel writes binding b */
+    uint32_t push_size;
+    uint32_t spec[4];      /* local_size_x, local_size_y, tile M, tile N */
+} kernel_desc;
+
+#define K(id, nm, nb, v4, wr, push, lx, ly, tm, tn) \
+    [id] = {#nm, vks_spv_##nm, &vks_spv_##nm##_words, nb, v4, wr, push, {lx, ly, tm, tn}}
+/* Tile sizes: measured on lavapipe, 8×8 outputs per invocation in 8×1
+ * workgroups keeps every operand in registers; the tiled kernel uses 16×16
+ * threads × 4×4 outputs (a 64×64 tile), the usual shape for GPUs. */
+static const kernel_desc KERNELS[VKS_K_COUNT] = {
+    K(VKS_K_FILL,       fill,       1, 0x1, 0x1, 16, 64, 1, 0, 0),
+    K(VKS_K_SCALE_ADD,  scale_add,  2, 0x3, 0x2, 12, 64, 1, 0, 0),
+    K(VKS_K_SUM_ROWS,   sum_rows,   2, 0x1, 0x2, 16, 64, 1, 0, 0),
+    K(VKS_K_SUM_COLS,   sum_cols,   2, 0x3, 0x2, 12, 64, 1, 0, 0),
+    K(VKS_K_GEMM_FWD,   gemm_fwd,   4, 0xb, 0x8, 28, 8, 1, 8, 8),
+    K(VKS_K_GEMM_DX,    gemm_dx,    3, 0x7, 0x4, 28, 8, 1, 8, 8),
+    K(VKS_K_GEMM_DW,    gemm_dw,    3, 0x7, 0x4, 28, 8, 1, 8, 8),
+    K(VKS_K_GEMM_TILED, gemm_tiled, 4, 0x0, 0x8, 36, 16, 16, 4, 4),
+};
+#undef K
+
+uint32_t vks_kernel_bindings(vks_kernel_id id) { return KERNELS[id].bindings; }
+bool vks_kernel_binding_is_vec4(vks_kernel_id id, uint32_t b) { return KERNELS[id].vec4_mask >> b & 1; }
+bool vks_kernel_binding_writes(vks_kernel_id id, uint32_t b) { return KERNELS[id].write_mask >> b & 1; }
+const char *vks_kernel_name(vks_kernel_id id) { return KERNELS[id].name; }
+uint32_t vks_kernel_push_size(vks_kernel_id id) { return KERNELS[id].push_size; }
+
+void vks_kernel_local_size(const vks_ctx *ctx, vks_kernel_id id, uint32_t *x, uint32_t *y)
+{
+    (void)ctx;
+    *x = KERNELS[id].spec[0];
+    *y = KERNELS[id].spec[1];
+}
+
+void vks_kernel_tile(const vks_ctx *ctx, vks_kernel_id id, uint32_t *tm, uint32_t *tn)
+{
+    (void)ctx;
+    *tm = KERNELS[id].spec[2];
+    *tn = KERNELS[id].spec[3];
+}
+
+static vksac_status layouts_create(vks_ctx *ctx, vks_kernel_id id, vks_kernel *k)
+{
+    const kernel_desc *d = &KERNELS[id];
+    VkDescriptorSetLayoutBinding b[VKS_MAX_BINDINGS];
+    for (uint32_t i = 0; i < d->bindings; i++)
+        b[i] = (VkDescriptorSetLayoutBinding){.binding = i,
+                                              .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_TEXEL_BUFFER,
+                                              .descriptorCount = 1,
+                                              .stageFlags = VK_SHADER_STAGE_COMPUTE_BIT};
+    VkDescriptorSetLayoutCreateInfo si = {
+        .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO,
+        .flags = ctx->push_descriptors ? VK_DESCRIPTOR_SET_LAYOUT_CREATE_PUSH_DESCRIPTOR_BIT_KHR : 0,
+        .bindingCount = d->bindings, .pBindings = b};
+    vksac_status st = vks_check(ctx, vkCreateDescriptorSetLayout(ctx->device, &si, NULL, &k->set_layout),
+                                "vkCreateDescriptorSetLayout");
+    VkPushConstantRange range = {VK_SHADER_STAGE_COMPUTE_BIT, 0, d->push_size};
+    VkPipelineLayoutCreateInfo li = {.sType = VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO,
+                                     .setLayoutCount = 1, .pSetLayouts = &k->set_layout,
+                                     .pushConstantRangeCount = 1, .pPushConstantRanges = &range};
+    if (st == VKSAC_OK)
+        st = vks_check(ctx, vkCreatePipelineLayout(ctx->device, &li, NULL, &k->layout),
+                       "vkCreatePipelineLayout");
+    return st;
+}
+
+vksac_status vks_kernels_init(vks_ctx *ctx)
+{
+    VkPipelineCacheCreateInfo ci = {.sType = VK_STRUCTURE_TYPE_PIPELINE_CACHE_CREATE_INFO};
+    vksac_status st = vks_check(ctx, vkCreatePipelineCache(ctx->device, &ci, NULL, &ctx->pipeline_cache),
+                                "vkCreatePipelineCache");
+    for (int id = 0; id < VKS_K_COUNT && st == VKSAC_OK; id++)
+        st = layouts_create(ctx, (vks_kernel_id)id, &ctx->kernels[id]);
+    return st;
+}
+
+void vks_kernels_free(vks_ctx *ctx)
+{
+    for (int id = 0; id < VKS_K_COUNT; id++) {
+        vks_kernel *k = &ctx->kernels[id];
+        if (k->pipeline)
+            vkDestroyPipeline(ctx->device, k->pipeline, NULL);
+        if (k->layout)
+            vkDestroyPipelineLayout(ctx->device, k->layout, NULL);
+        if (k->set_layout)
+            vkDestroyDescriptorSetLayout(ctx->device, k->set_layout, NULL);
+    }
+    if (ctx->pipeline_cache)
+        vkDestroyPipelineCache(ctx->device, ctx->pipeline_cache, NULL);
+}
+
+static vksac_status pipeline_create(vks_ctx *ctx, vks_kernel_id id, vks_kernel *k)
+{
+    const kernel_desc *d = &KERNELS[id];
+    VkShaderModuleCreateInfo mi = {.sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO,
+                                   .codeSize = *d->words * sizeof(uint32_t), .pCode = d->spv};
+    VkShaderModule module;
+    vksac_status st = vks_check(ctx, vkCreateShaderModule(ctx->device, &mi, NULL, &module),
+                                "vkCreateShaderModule");
+    if (st != VKSAC_OK)
+        return st;
+    VkSpecializationMapEntry entries[4];
+    for (uint32_t i = 0; i < 4; i++)
+        entries[i] = (VkSpecializationMapEntry){i, i * sizeof(uint32_t), sizeof(uint32_t)};
+    VkSpecializationInfo spec = {4, entries, sizeof d->spec, d->spec};
+    VkComputePipelineCreateInfo pi = {
+        .sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO,
+        .stage = {.sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO,
+                  .stage = VK_SHADER_STAGE_COMPUTE_BIT, .module = module, .pName = "main",
+                  .pSpecializationInfo = &spec},
+        .layout = k->layout};
+    VkResult r = vkCreateComputePipelines(ctx->device, ctx->pipeline_cache, 1, &pi, NULL, &k->pipeline);
+    vkDestroyShaderModule(ctx->device, module, NULL);
+    if (r != VK_SUCCESS) {
+        k->pipeline = VK_NULL_HANDLE;
+        st = vks_check(ctx, r, "vkCreateComputePipelines");
+        return vks_fail(ctx, st, "creating the pipeline of kernel '%s': %s", d->name, vks_result_name(r));
+    }
+    return VKSAC_OK;
+}
+
+vksac_status vks_kernel_pipeline(vks_ctx *ctx, vks_kernel_id id, vks_kernel **out)
+{
+    if ((unsigned)id >= VKS_K_COUNT)
+        return vks_fail(ctx, VKSAC_E_ARG, "kernel id %d is out of range (0..%d)", (int)id, VKS_K_COUNT - 1);
+    vks_kernel *k = &ctx->kernels[id];
+    vksac_status st = k->pipeline ? VKSAC_OK : pipeline_create(ctx, id, k);
+    *out = k;
+    return st;
+}

@@ -1,0 +1,84 @@
+/* Element-wise kernels and reductions: fill, scale-add, row and column sums. */
+#include "vk/internal.h"
+
+/* Workgroups for a grid-stride loop over n items. */
+uint32_t vks_groups_1d(const vks_ctx *ctx, vks_kernel_id id, uint64_t n)
+{
+    uint32_t lx, ly;
+    vks_kernel_local_size(ctx, id, &lx, &ly);
+    uint64_t g = (n + lx - 1) / lx;
+    uint64_t max = ctx->props.limits.maxComputeWorkGroupCount[0];
+    if (max > 4096)
+        max = 4096;   /* enough to fill any device; the loop covers the rest */
+    return (uint32_t)(g < 1 ? 1 : g > max ? max : g);
+}
+
+vksac_status vks_need_tensor(vks_ctx *ctx, const vks_tensor *t, const char *fn, const char *name)
+{
+    if (!t)
+        return vks_fail(ctx, VKSAC_E_ARG, "%s: tensor '%s' must not be NULL", fn, name);
+    if (t->ctx != ctx)
+        return vks_fail(ctx, VKSAC_E_ARG, "%s: tensor '%s' belongs to another context", fn, name);
+    return VKSAC_OK;
+}
+
+vksac_status vks_need_shape(vks_ctx *ctx, const vks_tensor *t, uint32_t rows, uint32_t cols, const char *fn,
+                            const char *name)
+{
+    if (t->rows != rows || t->cols != cols)
+        return vks_fail(ctx, VKSAC_E_ARG, "%s: tensor '%s' is %ux%u, expected %ux%u", fn, name, t->rows,
+                        t->cols, rows, cols);
+    return VKSAC_OK;
+}
+
+vksac_status vks_fill(vks_seq *s, vks_tensor *y, float value)
+{
+    if (!s)
+        return VKSAC_E_ARG;
+    vks_ctx *ctx = vks_seq_ctx(s);
+    VKS_TRY(vks_need_tensor(ctx, y, "vks_fill", "y"));
+    struct { uint32_t rows, cols, stride4; float value; } pc = {y->rows, y->cols, y->stride / 4, value};
+    const vks_tensor *ops[] = {y};
+    return vks_launch(s, VKS_K_FILL, ops, &pc, sizeof pc,
+                      vks_groups_1d(ctx, VKS_K_FILL, (uint64_t)y->rows * pc.stride4), 1, 1);
+}
+
+vksac_status vks_scale_add(vks_seq *s, vks_tensor *y, float a, const vks_tensor *x, float b)
+{
+    if (!s)
+        return VKSAC_E_ARG;
+    vks_ctx *ctx = vks_seq_ctx(s);
+    VKS_TRY(vks_need_tensor(ctx, y, "vks_scale_add", "y"));
+    VKS_TRY(vks_need_tensor(ctx, x, "vks_scale_add", "x"));
+    VKS_TRY(vks_need_shape(ctx, x, y->rows, y->cols, "vks_scale_add", "x"));
+    struct { uint32_t n4; float a, b; } pc = {y->rows * (y->stride / 4), a, b};
+    const vks_tensor *ops[] = {x, y};
+    return vks_launch(s, VKS_K_SCALE_ADD, ops, &pc, sizeof pc, vks_groups_1d(ctx, VKS_K_SCALE_ADD, pc.n4), 1, 1);
+}
+
+vksac_status vks_sum_rows(vks_seq *s, vks_tensor *out, const vks_tensor *x, int accumulate)
+{
+    if (!s)
+        return VKSAC_E_ARG;
+    vks_ctx *ctx = vks_seq_ctx(s);
+    VKS_TRY(vks_need_tensor(ctx, out, "vks_sum_rows", "out"));
+    VKS_TRY(vks_need_tensor(ctx, x, "vks_sum_rows", "x"));
+    VKS_TRY(vks_need_shape(ctx, out, 1, x->rows, "vks_sum_rows", "out"));
+    struct { uint32_t rows, stride4, out_len, accumulate; } pc = {x->rows, x->stride / 4, out->stride,
+                                                                   accumulate != 0};
+    const vks_tensor *ops[] = {x, out};
+    return vks_launch(s, VKS_K_SUM_ROWS, ops, &pc, sizeof pc, vks_groups_1d(ctx, VKS_K_SUM_ROWS, out->stride), 1, 1);
+}
+
+vksac_status vks_sum_cols(vks_seq *s, vks_tensor *out, const vks_tensor *x, int accumulate)
+{
+    if (!s)
+        return VKSAC_E_ARG;
+    vks_ctx *ctx = vks_seq_ctx(s);
+    VKS_TRY(vks_need_tensor(ctx, out, "vks_sum_cols", "out"));
+    VKS_TRY(vks_need_tensor(ctx, x, "vks_sum_cols", "x"));
+    VKS_TRY(vks_need_shape(ctx, out, 1, x->cols, "vks_sum_cols", "out"));
+    struct { uint32_t rows, stride4, accumulate; } pc = {x->rows, x->stride / 4, accumulate != 0};
+    const vks_tensor *ops[] = {x, out};
+    return vks_launch(s, VKS_K_SUM_COLS, ops, &pc, sizeof pc, vks_groups_1d(ctx, VKS_K_SUM_COLS, pc.stride4), 1, 1);
+}

@@ -1,0 +1,122 @@
+/* The three GEMM forms of a linear layer's training step, each with two
+ * kernel variants: register-blocked texel-buffer kernels (CPU devices) and
+ * one shared-memory tiled kernel (GPUs); the context picks per device. */
+#include "vk/internal.h"
+
+static uint32_t ceil_div(uint32_t a, uint32_t b) { return (a + b - 1) / b; }
+
+static bool aliases(const vks_tensor *a, const vks_tensor *b)
+{
+    return a && b && a->chunk == b->chunk && a->offset < b->offset + b->bytes && b->offset < a->offset + a->bytes;
+}
+
+static vksac_status need_distinct(vks_ctx *ctx, const vks_tensor *out, const vks_tensor *a, const vks_tensor *b,
+                                  const char *fn)
+{
+    if (aliases(out, a) || aliases(out, b))
+        return vks_fail(ctx, VKSAC_E_ARG, "%s: the output tensor overlaps an input; use a separate tensor", fn);
+    return VKSAC_OK;
+}
+
+/* C = A·B through strides, for the tiled kernel (see gemm_tiled.comp). */
+typedef struct tiled_push { uint32_t M, N, K, a_si, a_sk, b_sk, b_sj, ldc, flags; } tiled_push;
+
+static vksac_status launch_tiled(vks_seq *s, const vks_tensor *a, const vks_tensor *b, const vks_tensor *bias,
+                                 const vks_tensor *c, const tiled_push *pc)
+{
+    vks_ctx *ctx = vks_seq_ctx(s);
+    uint32_t lx, ly, tm, tn;
+    vks_kernel_local_size(ctx, VKS_K_GEMM_TILED, &lx, &ly);
+    vks_kernel_tile(ctx, VKS_K_GEMM_TILED, &tm, &tn);
+    const vks_tensor *ops[] = {a, b, bias, c};
+    return vks_launch(s, VKS_K_GEMM_TILED, ops, pc, sizeof *pc, ceil_div(pc->ldc, lx * tn), ceil_div(pc->M, ly * tm), 1);
+}
+
+/* Grid of a blocked kernel whose invocation (x, y) owns rows x·TM.. of
+ * `rows` and padded columns y·TN.. of `stride`. */
+static vksac_status launch_blocked(vks_seq *s, vks_kernel_id id, const vks_tensor *const *ops, const void *pc,
+                                   uint32_t size, uint32_t rows, uint32_t stride)
+{
+    vks_ctx *ctx = vks_seq_ctx(s);
+    uint32_t lx, ly, tm, tn;
+    vks_kernel_local_size(ctx, id, &lx, &ly);
+    vks_kernel_tile(ctx, id, &tm, &tn);
+    return vks_launch(s, id, ops, pc, size, ceil_div(ceil_div(rows, tm), lx), ceil_div(ceil_div(stride, tn), ly), 1);
+}
+
+vksac_status vks_gemm_fwd(vks_seq *s, vks_tensor *y, const vks_tensor *x, const vks_tensor *w, const vks_tensor *b,
+                          vks_act act)
+{
+    static const char fn[] = "vks_gemm_fwd";
+    if (!s)
+        return VKSAC_E_ARG;
+    vks_ctx *ctx = vks_seq_ctx(s);
+    VKS_TRY(vks_need_tensor(ctx, y, fn, "y"));
+    VKS_TRY(vks_need_tensor(ctx, x, fn, "x"));
+    VKS_TRY(vks_need_tensor(ctx, w, fn, "w"));
+    uint32_t M = x->rows, K = x->cols, N = w->rows;
+    VKS_TRY(vks_need_shape(ctx, w, N, K, fn, "w"));
+    VKS_TRY(vks_need_shape(ctx, y, M, N, fn, "y"));
+    if (b) {
+        VKS_TRY(vks_need_tensor(ctx, b, fn, "b"));
+        VKS_TRY(vks_need_shape(ctx, b, 1, N, fn, "b"));
+    }
+    if ((unsigned)act > VKS_ACT_RELU2)
+        return vks_fail(ctx, VKSAC_E_ARG, "%s: activation %d is not one of none (0), relu (1), relu2 (2)", fn, (int)act);
+    VKS_TRY(need_distinct(ctx, y, x, w, fn));
+    uint32_t flags = (b ? 1u : 0u) | (uint32_t)act << 1;
+    if (ctx->gemm_variant == 2) {
+        tiled_push pc = {M, N, K, x->stride, 1, 1, w->stride, y->stride, flags};
+        return launch_tiled(s, x, w, b, y, &pc);
+    }
+    struct { uint32_t M, N, K4, ldx4, ldw4, ldy4, flags; } pc = {
+        M, N, x->stride / 4, x->stride / 4, w->stride / 4, y->stride / 4, flags};
+    const vks_tensor *ops[] = {x, w, b, y};
+    return launch_blocked(s, VKS_K_GEMM_FWD, ops, &pc, sizeof pc, M, y->stride);
+}
+
+vksac_status vks_gemm_dx(vks_seq *s, vks_tensor *dx, const vks_tensor *dy, const vks_tensor *w, int accumulate)
+{
+    static const char fn[] = "vks_gemm_dx";
+    if (!s)
+        return VKSAC_E_ARG;
+    vks_ctx *ctx = vks_seq_ctx(s);
+    VKS_TRY(vks_need_tensor(ctx, dx, fn, "dx"));
+    VKS_TRY(vks_need_tensor(ctx, dy, fn, "dy"));
+    VKS_TRY(vks_need_tensor(ctx, w, fn, "w"));
+    uint32_t M = dy->rows, N = dy->cols, K = w->cols;
+    VKS_TRY(vks_need_shape(ctx, w, N, K, fn, "w"));
+    VKS_TRY(vks_need_shape(ctx, dx, M, K, fn, "dx"));
+    VKS_TRY(need_distinct(ctx, dx, dy, w, fn));
+    if (ctx->gemm_variant == 2) {
+        tiled_push pc = {M, K, N, dy->stride, 1, w->stride, 1, dx->stride, accumulate ? 8u : 0u};
+        return launch_tiled(s, dy, w, NULL, dx, &pc);
+    }
+    struct { uint32_t M, N, K, lddy4, ldw4, lddx4, accumulate; } pc = {
+        M, N, K, dy->stride / 4, w->stride / 4, dx->stride / 4, accumulate != 0};
+    const vks_tensor *ops[] = {dy, w, dx};
+    return launch_blocked(s, VKS_K_GEMM_DX, ops, &pc, sizeof pc, M, dx->stride);
+}
+
+vksac_status vks_gemm_dw(vks_seq *s, vks_tensor *dw, const vks_tensor *dy, const vks_tensor *x, int accumulate)
+{
+    static const char fn[] = "vks_gemm_dw";
+    if (!s)
+        return VKSAC_E_ARG;
+    vks_ctx *ctx = vks_seq_ctx(s);
+    VKS_TRY(vks_need_tensor(ctx, dw, fn, "dw"));
+    VKS_TRY(vks_need_tensor(ctx, dy, fn, "dy"));
+    VKS_TRY(vks_need_tensor(ctx, x, fn, "x"));
+    uint32_t M = dy->rows, N = dy->cols, K = x->cols;
+    VKS_TRY(vks_need_shape(ctx, x, M, K, fn, "x"));
+    VKS_TRY(vks_need_shape(ctx, dw, N, K, fn, "dw"));
+    VKS_TRY(need_distinct(ctx, dw, dy, x, fn));
+    if (ctx->gemm_variant == 2) {
+        tiled_push pc = {N, K, M, 1, dy->stride, x->stride, 1, dw->stride, accumulate ? 8u : 0u};
+        return launch_tiled(s, dy, x, NULL, dw, &pc);
+    }
+    struct { uint32_t M, N, K, lddy4, ldx4, lddw4, accumulate; } pc = {
+        M, N, K, dy->stride / 4, x->stride / 4, dw->stride / 4, accumulate != 0};
+    const vks_tensor *ops[] = {dy, x, dw};
+    return launch_blocked(s, VKS_K_GEMM_DW, ops, &pc, sizeof pc, N, dw->stride);
+}

@@ -1,0 +1,122 @@
+/*
+ * The Vulkan runtime (src/vk): contexts, device tensors, kernels, recorded
+ * sequences and the basic tensor kernels. The layers above (nn, rl, the C
+ * API) use only this header; Vulkan types stay inside src/vk.
+ *
+ * Tensors are row-major float matrices whose row stride is padded to a
+ * multiple of 4 floats so every row starts on a vec4 texel. Invariant: the
+ * padding columns always hold zero. Tensor creation zero-fills, uploads
+ * write zero padding, and every kernel writes zero there; the GEMM kernels
+ * rely on it to run whole vec4 steps over K without masking the tail.
+ */
+#ifndef VKSAC_VK_RUNTIME_H
+#define VKSAC_VK_RUNTIME_H
+
+#include <stdarg.h>
+#include <stdint.h>
+
+#include "vksac.h"
+
+typedef struct vks_ctx vks_ctx;
+typedef struct vks_tensor vks_tensor;
+typedef struct vks_seq vks_seq;
+
+/* ---- context ------------------------------------------------------------ */
+
+vksac_status vks_ctx_create(const vksac_context_config *config, vks_ctx **out);
+void vks_ctx_destroy(vks_ctx *ctx);
+const char *vks_ctx_error(const vks_ctx *ctx);
+uint64_t vks_ctx_validation_messages(const vks_ctx *ctx);
+vksac_status vks_ctx_device(vks_ctx *ctx, vksac_device_info *out);
+/* Records a failure on ctx and returns `status` (printf-style message). */
+vksac_status vks_fail(vks_ctx *ctx, vksac_status status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+vksac_status vks_failv(vks_ctx *ctx, vksac_status status, const char *fmt, va_list ap);
+/* Which kernel family the context uses for GEMM (1 blocked, 2 tiled). */
+int vks_ctx_gemm_variant(const vks_ctx *ctx);
+
+vksac_status vks_list_devices(vksac_device_info *out, int capacity, int *count,
+                              char *err, size_t err_size);
+
+/* ---- tensors ------------------------------------------------------------ */
+
+vksac_status vks_tensor_create(vks_ctx *ctx, uint32_t rows, uint32_t cols, vks_tensor **out);
+void vks_tensor_destroy(vks_tensor *t);
+uint32_t vks_tensor_rows(const vks_tensor *t);
+uint32_t vks_tensor_cols(const vks_tensor *t);
+uint32_t vks_tensor_stride(const vks_tensor *t);
+/* Copies rows×cols dense host floats in (zero padding) or out. The device
+ * must not be using the tensor (wait for sequences that touch it). */
+vksac_status vks_tensor_write(vks_tensor *t, const float *src);
+vksac_status vks_tensor_read(const vks_tensor *t, float *dst);
+/* Raw copy of the padded storage (rows × stride floats), for tests. */
+vksac_status vks_tensor_read_padded(const vks_tensor *t, float *dst);
+
+/* ---- recorded sequences ------------------------------------------------- */
+
+/* A sequence is recorded once (begin, kernels, end) and run many times.
+ * With `timestamps`, each run measures the GPU time of every dispatch. */
+vksac_status vks_seq_create(vks_ctx *ctx, int timestamps, vks_seq **out);
+void vks_seq_destroy(vks_seq *seq);
+/* Starts a new recording, discarding the previous one. */
+vksac_status vks_seq_begin(vks_seq *seq);
+vksac_status vks_seq_end(vks_seq *seq);
+/* Submits `repeats` back-to-back replays in one submit; _wait blocks until
+ * they finish. vks_seq_run does both. */
+vksac_status vks_seq_submit(vks_seq *seq, uint32_t repeats);
+vksac_status vks_seq_wait(vks_seq *seq);
+vksac_status vks_seq_run(vks_seq *seq, uint32_t repeats);
+uint32_t vks_seq_dispatches(const vks_seq *seq);
+uint32_t vks_seq_barriers(const vks_seq *seq);
+/* GPU microseconds of each dispatch in the last replay of the last run
+ * (needs timestamps); n must equal vks_seq_dispatches(). */
+vksac_status vks_seq_times(vks_seq *seq, double *us, uint32_t n);
+
+/* ---- kernels ------------------------------------------------------------ */
+
+/* The one kernel-launch helper: kernel + operands + sizes + grid. Operands
+ * follow the kernel's binding order (see kernels.c); a NULL operand binds
+ * the context's placeholder tensor. Barriers are inserted as needed. */
+typedef enum vks_kernel_id {
+    VKS_K_FILL,
+    VKS_K_SCALE_ADD,
+    VKS_K_SUM_ROWS,
+    VKS_K_SUM_COLS,
+    VKS_K_GEMM_FWD,
+    VKS_K_GEMM_DX,
+    VKS_K_GEMM_DW,
+    VKS_K_GEMM_TILED,
+    VKS_K_COUNT
+} vks_kernel_id;
+
+vksac_status vks_launch(vks_seq *seq, vks_kernel_id kernel, const vks_tensor *const *operands,
+                        const void *push, uint32_t push_size, uint32_t gx, uint32_t gy, uint32_t gz);
+/* Workgroup size and per-invocation tile of a kernel (for grids). */
+void vks_kernel_local_size(const vks_ctx *ctx, vks_kernel_id kernel, uint32_t *x, uint32_t *y);
+void vks_kernel_tile(const vks_ctx *ctx, vks_kernel_id kernel, uint32_t *tm, uint32_t *tn);
+/* The context a sequence records for. */
+vks_ctx *vks_seq_ctx(const vks_seq *seq);
+
+/* ---- basic tensor kernels (ops_basic.c, ops_gemm.c) --------------------- */
+
+typedef enum vks_act { VKS_ACT_NONE = 0, VKS_ACT_RELU = 1, VKS_ACT_RELU2 = 2 } vks_act;
+
+/* y = value */
+vksac_status vks_fill(vks_seq *seq, vks_tensor *y, float value);
+/* y = a·x + b·y (same shape) */
+vksac_status vks_scale_add(vks_seq *seq, vks_tensor *y, float a, const vks_tensor *x, float b);
+/* out (1×M) (+)= row sums of x (M×N) */
+vksac_status vks_sum_rows(vks_seq *seq, vks_tensor *out, const vks_tensor *x, int accumulate);
+/* out (1×N) (+)= column sums of x (M×N) */
+vksac_status vks_sum_cols(vks_seq *seq, vks_tensor *out, const vks_tensor *x, int accumulate);
+/* Y (M×N) = act(X (M×K) · Wᵀ (W is N×K) + b (1×N, may be NULL)) */
+vksac_status vks_gemm_fwd(vks_seq *seq, vks_tensor *y, const vks_tensor *x, const vks_tensor *w,
+                          const vks_tensor *b, vks_act act);
+/* dX (M×K) (+)= dY (M×N) · W (N×K) */
+vksac_status vks_gemm_dx(vks_seq *seq, vks_tensor *dx, const vks_tensor *dy, const vks_tensor *w,
+                         int accumulate);
+/* dW (N×K) (+)= dYᵀ · X, dY M×N, X M×K */
+vksac_status vks_gemm_dw(vks_seq *seq, vks_tensor *dw, const vks_tensor *dy, const vks_tensor *x,
+                         int accumulate);
+
+#endif
