@@ -24,7 +24,7 @@ vec4 activate(vec4 v, uint act)
 void main()
 {
     uint m0 = gl_GlobalInvocationID.x * TM;
-    uint n0 = gl_GlobalInvocationID.y * TN;
+    uint n0 = gl_WorkGroupID.y * TN;   // uniform across the workgroup: W loads broadcast
     if (m0 >= p.M || n0 >= p.ldy4 * 4u)
         return;
     int xrow[TM], wrow[TN];
@@ -39,7 +39,8 @@ void main()
         for (uint i = 0u; i < TM; i++) a[i] = imageLoad(X, xrow[i] + k);
         for (uint j = 0u; j < TN; j++) b[j] = imageLoad(W, wrow[j] + k);
         for (uint i = 0u; i < TM; i++)
-            for (uint j = 0u; j < TN; j++) acc[i][j] += dot(a[i], b[j]);
+            for (uint j = 0u; j < TN; j++)   // 4 fused multiply-adds, one fewer op than dot() + add
+                acc[i][j] = fma(a[i].w, b[j].w, fma(a[i].z, b[j].z, fma(a[i].y, b[j].y, fma(a[i].x, b[j].x, acc[i][j]))));
     }
 
     uint act = (p.flags >> 1) & 3u;

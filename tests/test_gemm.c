@@ -1,0 +1,246 @@
+/* The three GEMM forms against the reference, for the context's GEMM
+ * variant (ctest runs this with --variant=1 and --variant=2), over shapes
+ * that hit every edge of the 8×8 register blocks and 64×64 tiles. */
+#include "harness.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "reference/kernels_ref.h"
+
+typedef struct gshape { uint32_t m, k, n; } gshape;
+
+static const gshape all_shapes[] = {
+    {1, 1, 1},    {1, 3, 5},     {7, 1, 9},     {13, 3, 17},     {5, 7, 1},
+    {33, 65, 31}, {64, 64, 64},  {100, 64, 64}, {256, 17, 256},  {129, 200, 70},
+    {65, 130, 1},
+};
+/* The descriptor-set fallback does not change the arithmetic: a few shapes
+ * that still cross tile edges are enough there. */
+static const gshape nopush_shapes[] = {{1, 3, 5}, {13, 3, 17}, {33, 65, 31}, {129, 200, 70}};
+
+static const gshape *shapes;
+static size_t nshapes;
+
+static void shape_name(char *buf, size_t size, const char *form, const gshape *s, const char *extra)
+{
+    snprintf(buf, size, "v%d %s M=%u K=%u N=%u %s", th.opts.gemm_variant, form, s->m, s->k, s->n,
+             extra);
+}
+
+static int run_fwd(const gshape *s, uint64_t seed, int with_bias, int act)
+{
+    float *hx, *hw, *hb = NULL, *hy;
+    vks_tensor *x = th_rand_tensor(s->m, s->k, seed, &hx);
+    vks_tensor *w = th_rand_tensor(s->n, s->k, seed + 1, &hw);
+    vks_tensor *b = with_bias ? th_rand_tensor(1, s->n, seed + 2, &hb) : NULL;
+    /* Y starts random: the forward pass must overwrite, not accumulate. */
+    vks_tensor *y = th_rand_tensor(s->m, s->n, seed + 3, &hy);
+    vks_seq *seq = th_seq_begin(0);
+    TH_OK(vks_gemm_fwd(seq, y, x, w, b, (vks_act)act));
+    th_seq_finish(seq);
+    ref_gemm_fwd(hy, hx, hw, hb, s->m, s->n, s->k, act);
+
+    char extra[32], what[128];
+    snprintf(extra, sizeof extra, "bias=%d act=%d", with_bias, act);
+    shape_name(what, sizeof what, "gemm_fwd", s, extra);
+    int ok = th_check(y, hy, TH_TOL, what);
+    free(hx), free(hw), free(hb), free(hy);
+    vks_tensor_destroy(x), vks_tensor_destroy(w), vks_tensor_destroy(y);
+    if (b)
+        vks_tensor_destroy(b);
+    return ok;
+}
+
+/* dx (M×K) (+)= dy (M×N) · w (N×K), or dw (N×K) (+)= dyᵀ · x (M×K). */
+static int run_backward(const gshape *s, uint64_t seed, int is_dw, int acc)
+{
+    uint32_t out_rows = is_dw ? s->n : s->m;
+    uint32_t in_rows = is_dw ? s->m : s->n;
+    float *hdy, *hin, *hout;
+    vks_tensor *dy = th_rand_tensor(s->m, s->n, seed, &hdy);
+    vks_tensor *in = th_rand_tensor(in_rows, s->k, seed + 1, &hin);
+    vks_tensor *out = th_rand_tensor(out_rows, s->k, seed + 2, &hout);
+    vks_seq *seq = th_seq_begin(0);
+    if (is_dw) {
+        TH_OK(vks_gemm_dw(seq, out, dy, in, acc));
+        ref_gemm_dw(hout, hdy, hin, s->m, s->n, s->k, acc);
+    } else {
+        TH_OK(vks_gemm_dx(seq, out, dy, in, acc));
+        ref_gemm_dx(hout, hdy, hin, s->m, s->n, s->k, acc);
+    }
+    th_seq_finish(seq);
+
+    char extra[32], what[128];
+    snprintf(extra, sizeof extra, "accumulate=%d", acc);
+    shape_name(what, sizeof what, is_dw ? "gemm_dw" : "gemm_dx", s, extra);
+    int ok = th_check(out, hout, TH_TOL, what);
+    free(hdy), free(hin), free(hout);
+    vks_tensor_destroy(dy), vks_tensor_destroy(in), vks_tensor_destroy(out);
+    return ok;
+}
+
+static void test_gemm_fwd(void **state)
+{
+    (void)state;
+    int failures = 0;
+    for (size_t i = 0; i < nshapes; i++)
+        for (int bias = 0; bias <= 1; bias++)
+            for (int act = REF_ACT_NONE; act <= REF_ACT_RELU2; act++)
+                failures += !run_fwd(&shapes[i], 1000 + 10 * i, bias, act);
+    assert_int_equal(failures, 0);
+}
+
+static void test_gemm_dx(void **state)
+{
+    (void)state;
+    int failures = 0;
+    for (size_t i = 0; i < nshapes; i++)
+        for (int acc = 0; acc <= 1; acc++)
+            failures += !run_backward(&shapes[i], 2000 + 10 * i, 0, acc);
+    assert_int_equal(failures, 0);
+}
+
+static void test_gemm_dw(void **state)
+{
+    (void)state;
+    int failures = 0;
+    for (size_t i = 0; i < nshapes; i++)
+        for (int acc = 0; acc <= 1; acc++)
+            failures += !run_backward(&shapes[i], 3000 + 10 * i, 1, acc);
+    assert_int_equal(failures, 0);
+}
+
+/* Proves TH_TOL discriminates: the device result matches the right
+ * reference within it, while references with one index mistake (Wᵀ read as
+ * W, output shifted by a column, X offset by one element) miss it by at
+ * least four orders of magnitude. */
+static void test_tolerance_discriminates(void **state)
+{
+    (void)state;
+    const uint32_t m = 33, k = 64, n = 64; /* square W so W and Wᵀ both fit */
+    float *hx, *hw;
+    vks_tensor *x = th_rand_tensor(m, k, 4000, &hx);
+    vks_tensor *w = th_rand_tensor(n, k, 4001, &hw);
+    vks_tensor *y = th_tensor(m, n, NULL);
+    vks_seq *seq = th_seq_begin(0);
+    TH_OK(vks_gemm_fwd(seq, y, x, w, NULL, VKS_ACT_NONE));
+    th_seq_finish(seq);
+    float *got = th_read(y);
+
+    size_t ny = (size_t)m * n;
+    float *ref = malloc(ny * sizeof *ref), *wrong = malloc(ny * sizeof *wrong);
+    float *wt = malloc((size_t)n * k * sizeof *wt), *xoff = calloc((size_t)m * k + 1, sizeof *xoff);
+    assert_non_null(ref), assert_non_null(wrong), assert_non_null(wt), assert_non_null(xoff);
+    ref_gemm_fwd(ref, hx, hw, NULL, m, n, k, REF_ACT_NONE);
+    double right = th_nmse(got, ref, ny);
+    print_message("correct reference: nmse %.3g (tolerance %.3g)\n", right, TH_TOL);
+    assert_true(right < TH_TOL);
+
+    for (uint32_t j = 0; j < n; j++)
+        for (uint32_t p = 0; p < k; p++)
+            wt[(size_t)j * k + p] = hw[(size_t)p * k + j];
+    ref_gemm_fwd(wrong, hx, wt, NULL, m, n, k, REF_ACT_NONE);
+    double e_transposed = th_nmse(got, wrong, ny);
+
+    for (uint32_t i = 0; i < m; i++)
+        for (uint32_t j = 0; j < n; j++)
+            wrong[(size_t)i * n + j] = ref[(size_t)i * n + (j + 1) % n];
+    double e_shifted = th_nmse(got, wrong, ny);
+
+    memcpy(xoff, hx + 1, ((size_t)m * k - 1) * sizeof *xoff);
+    ref_gemm_fwd(wrong, xoff, hw, NULL, m, n, k, REF_ACT_NONE);
+    double e_offset = th_nmse(got, wrong, ny);
+
+    print_message("wrong references: W for Wᵀ %.3g, column shift %.3g, X offset %.3g\n",
+                  e_transposed, e_shifted, e_offset);
+    assert_true(e_transposed > 1e4 * TH_TOL);
+    assert_true(e_shifted > 1e4 * TH_TOL);
+    assert_true(e_offset > 1e4 * TH_TOL);
+
+    free(got), free(ref), free(wrong), free(wt), free(xoff), free(hx), free(hw);
+    vks_tensor_destroy(x), vks_tensor_destroy(w), vks_tensor_destroy(y);
+}
+
+/* A forward and backward step recorded in one sequence: each kernel reads
+ * what the previous one wrote (Y), so a missing barrier shows up as stale
+ * data. Ends with a kernel that overwrites X after the GEMMs read it
+ * (write-after-read). */
+static int run_chain(const gshape *s, uint64_t seed)
+{
+    float *hx, *hw, *hb;
+    vks_tensor *x = th_rand_tensor(s->m, s->k, seed, &hx);
+    vks_tensor *w = th_rand_tensor(s->n, s->k, seed + 1, &hw);
+    vks_tensor *b = th_rand_tensor(1, s->n, seed + 2, &hb);
+    vks_tensor *y = th_tensor(s->m, s->n, NULL);
+    vks_tensor *dx = th_tensor(s->m, s->k, NULL);
+    vks_tensor *dw = th_tensor(s->n, s->k, NULL);
+    vks_tensor *db = th_tensor(1, s->n, NULL);
+
+    vks_seq *seq = th_seq_begin(0);
+    TH_OK(vks_gemm_fwd(seq, y, x, w, b, VKS_ACT_RELU));
+    TH_OK(vks_gemm_dx(seq, dx, y, w, 0));
+    TH_OK(vks_gemm_dw(seq, dw, y, x, 0));
+    TH_OK(vks_sum_cols(seq, db, y, 0));
+    TH_OK(vks_fill(seq, x, 0.0f));
+    th_seq_finish(seq);
+
+    float *hy = malloc((size_t)s->m * s->n * sizeof *hy);
+    float *hdx = malloc((size_t)s->m * s->k * sizeof *hdx);
+    float *hdw = malloc((size_t)s->n * s->k * sizeof *hdw);
+    float *hdb = malloc(s->n * sizeof *hdb);
+    assert_non_null(hy), assert_non_null(hdx), assert_non_null(hdw), assert_non_null(hdb);
+    ref_gemm_fwd(hy, hx, hw, hb, s->m, s->n, s->k, REF_ACT_RELU);
+    ref_gemm_dx(hdx, hy, hw, s->m, s->n, s->k, 0);
+    ref_gemm_dw(hdw, hy, hx, s->m, s->n, s->k, 0);
+    ref_sum_cols(hdb, hy, s->m, s->n, 0);
+
+    char what[128];
+    int ok = 1;
+    shape_name(what, sizeof what, "chain", s, "Y");
+    ok &= th_check(y, hy, TH_TOL, what);
+    shape_name(what, sizeof what, "chain", s, "dX = Y·W");
+    ok &= th_check(dx, hdx, TH_TOL, what);
+    shape_name(what, sizeof what, "chain", s, "dW = Yᵀ·X");
+    ok &= th_check(dw, hdw, TH_TOL, what);
+    shape_name(what, sizeof what, "chain", s, "db = colsum Y");
+    ok &= th_check(db, hdb, TH_TOL, what);
+
+    free(hx), free(hw), free(hb), free(hy), free(hdx), free(hdw), free(hdb);
+    vks_tensor *all[] = {x, w, b, y, dx, dw, db};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        vks_tensor_destroy(all[i]);
+    return ok;
+}
+
+static void test_chain(void **state)
+{
+    (void)state;
+    static const gshape chain_shapes[] = {{37, 45, 29}, {129, 200, 70}};
+    int failures = 0;
+    for (size_t i = 0; i < 2; i++)
+        failures += !run_chain(&chain_shapes[i], 5000 + 10 * i);
+    assert_int_equal(failures, 0);
+}
+
+int main(int argc, char **argv)
+{
+    if (th_parse_args(argc, argv, "gemm") != 0)
+        return 2;
+    if (th.opts.no_push_descriptors) {
+        shapes = nopush_shapes;
+        nshapes = sizeof nopush_shapes / sizeof nopush_shapes[0];
+    } else {
+        shapes = all_shapes;
+        nshapes = sizeof all_shapes / sizeof all_shapes[0];
+    }
+    const struct CMUnitTest tests[] = {
+        TH_TEST(test_gemm_fwd),
+        TH_TEST(test_gemm_dx),
+        TH_TEST(test_gemm_dw),
+        TH_TEST(test_tolerance_discriminates),
+        TH_TEST(test_chain),
+    };
+    return cmocka_run_group_tests_name(th.group_name, tests, th_group_setup, th_group_teardown);
+}
