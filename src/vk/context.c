@@ -118,19 +118,6 @@ vksac_status vks_instance_create(vks_ctx *ctx, bool validation, int cpu_threads)
     return VKSAC_OK;
 }
 
-static bool device_has(VkPhysicalDevice phys, const char *name)
-{
-    uint32_t n = 0;
-    vkEnumerateDeviceExtensionProperties(phys, NULL, &n, NULL);
-    VkExtensionProperties *p = calloc(n ? n : 1, sizeof *p);
-    bool found = false;
-    if (p && vkEnumerateDeviceExtensionProperties(phys, NULL, &n, p) == VK_SUCCESS)
-        for (uint32_t i = 0; i < n && !found; i++)
-            found = strcmp(p[i].extensionName, name) == 0;
-    free(p);
-    return found;
-}
-
 static vksac_status device_create(vks_ctx *ctx, const vksac_context_config *cfg)
 {
     int index = 0;
@@ -149,7 +136,7 @@ static vksac_status device_create(vks_ctx *ctx, const vksac_context_config *cfg)
     uint32_t next = 0;
     if (ctx->push_descriptors)
         exts[next++] = VK_KHR_PUSH_DESCRIPTOR_EXTENSION_NAME;
-    if (device_has(ctx->phys, "VK_KHR_portability_subset"))
+    if (vks_device_has_extension(ctx->phys, "VK_KHR_portability_subset"))
         exts[next++] = "VK_KHR_portability_subset";
     float prio = 1.0f;
     VkDeviceQueueCreateInfo qi = {.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO,

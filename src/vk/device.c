@@ -30,7 +30,7 @@ static int type_rank(VkPhysicalDeviceType t)
     }
 }
 
-static bool has_extension(VkPhysicalDevice phys, const char *name)
+bool vks_device_has_extension(VkPhysicalDevice phys, const char *name)
 {
     uint32_t n = 0;
     if (vkEnumerateDeviceExtensionProperties(phys, NULL, &n, NULL) != VK_SUCCESS || n == 0)
@@ -108,7 +108,7 @@ void vks_describe_device(VkPhysicalDevice phys, int index, vksac_device_info *in
     info->max_shared_memory_bytes = lim->maxComputeSharedMemorySize;
     info->subgroup_size = sub.subgroupSize;
     info->timestamp_period_ns = lim->timestampPeriod;
-    info->push_descriptors = has_extension(phys, VK_KHR_PUSH_DESCRIPTOR_EXTENSION_NAME);
+    info->push_descriptors = vks_device_has_extension(phys, VK_KHR_PUSH_DESCRIPTOR_EXTENSION_NAME);
 
     VkPhysicalDeviceMemoryProperties mem;
     vkGetPhysicalDeviceMemoryProperties(phys, &mem);

@@ -116,6 +116,7 @@ uint32_t vks_groups_1d(const vks_ctx *ctx, vks_kernel_id id, uint64_t n);
 /* Device enumeration helpers (device.c) and instance creation (context.c). */
 vksac_status vks_instance_create(vks_ctx *ctx, bool validation, int cpu_threads);
 int vks_compute_queue_family(VkPhysicalDevice phys, uint32_t *timestamp_bits);
+bool vks_device_has_extension(VkPhysicalDevice phys, const char *name);
 void vks_describe_device(VkPhysicalDevice phys, int index, vksac_device_info *info);
 vksac_status vks_pick_device(vks_ctx *ctx, const char *want, VkPhysicalDevice *phys, int *index);
 
