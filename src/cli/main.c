@@ -146,8 +146,13 @@ int main(int argc, char **argv)
         } else if (!strcmp(argv[i], "--list-devices")) {
             rc |= list_devices();
             did = 1;
-        } else if (!strcmp(argv[i], "--gemm") && i + 1 < argc &&
-                   sscanf(argv[++i], "%ux%ux%u", &M, &K, &N) == 3 && M && K && N) {
+        } else if (!strcmp(argv[i], "--gemm")) {
+            if (i + 1 >= argc || sscanf(argv[i + 1], "%ux%ux%u", &M, &K, &N) != 3 || !M || !K || !N) {
+                fprintf(stderr, "vksac: --gemm expects MxKxN with positive sizes, e.g. 256x512x256, got '%s'\n",
+                        i + 1 < argc ? argv[i + 1] : "nothing");
+                return 2;
+            }
+            i++;
             rc |= run_gemm(device, M, K, N);
             did = 1;
         } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
