@@ -11,7 +11,8 @@ layout(binding = 0, rgba32f) uniform readonly imageBuffer X;
 layout(binding = 1, rgba32f) uniform readonly imageBuffer W;
 layout(binding = 2, r32f) uniform readonly imageBuffer Bias;
 layout(binding = 3, rgba32f) uniform writeonly imageBuffer Y;
-// flags: bit 0 bias; bits 1-2 activation (0 none, 1 relu, 2 relu²)
+// flags: bit 0 bias; bits 1-2 activation (0 none, 1 relu, 2 relu²);
+// bit 3 lanes along N
 layout(push_constant) uniform Push { uint M, N, K4, ldx4, ldw4, ldy4, flags; } p;
 
 vec4 activate(vec4 v, uint act)
@@ -23,8 +24,11 @@ vec4 activate(vec4 v, uint act)
 
 void main()
 {
-    uint m0 = gl_GlobalInvocationID.x * TM;
-    uint n0 = gl_WorkGroupID.y * TN;   // uniform across the workgroup: W loads broadcast
+    // Invocations of a workgroup (SIMD lanes on a CPU) spread along N when Y
+    // is wide enough to fill them, else along M (narrow heads such as N = 1).
+    bool lanes_n = (p.flags & 8u) != 0u;
+    uint m0 = (lanes_n ? gl_WorkGroupID.y : gl_GlobalInvocationID.x) * TM;
+    uint n0 = (lanes_n ? gl_GlobalInvocationID.x : gl_WorkGroupID.y) * TN;
     if (m0 >= p.M || n0 >= p.ldy4 * 4u)
         return;
     int xrow[TM], wrow[TN];

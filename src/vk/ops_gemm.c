@@ -69,9 +69,18 @@ vksac_status vks_gemm_fwd(vks_seq *s, vks_tensor *y, const vks_tensor *x, const 
         tiled_push pc = {M, N, K, x->stride, 1, 1, w->stride, y->stride, flags};
         return launch_tiled(s, x, w, b, y, &pc);
     }
+    uint32_t lx, ly, tm, tn;
+    vks_kernel_local_size(ctx, VKS_K_GEMM_FWD, &lx, &ly);
+    vks_kernel_tile(ctx, VKS_K_GEMM_FWD, &tm, &tn);
+    /* Lanes along N when the column blocks fill a workgroup: measured 17 vs
+     * 13 GFLOP/s at 100×64×64 on lavapipe; narrow outputs keep them on M. */
+    bool lanes_n = ceil_div(y->stride, tn) >= lx;
     struct { uint32_t M, N, K4, ldx4, ldw4, ldy4, flags; } pc = {
-        M, N, x->stride / 4, x->stride / 4, w->stride / 4, y->stride / 4, flags};
+        M, N, x->stride / 4, x->stride / 4, w->stride / 4, y->stride / 4, flags | (lanes_n ? 8u : 0u)};
     const vks_tensor *ops[] = {x, w, b, y};
+    if (lanes_n)
+        return vks_launch(s, VKS_K_GEMM_FWD, ops, &pc, sizeof pc, ceil_div(ceil_div(y->stride, tn), lx),
+                          ceil_div(M, tm), 1);
     return launch_blocked(s, VKS_K_GEMM_FWD, ops, &pc, sizeof pc, M, y->stride);
 }
 
