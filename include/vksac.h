@@ -51,13 +51,15 @@ typedef struct vksac_context_config {
      * then CPU (lavapipe). Otherwise an index ("1") or a case-insensitive
      * substring of the device name ("llvmpipe", "NVIDIA"). */
     const char *device;
-    /* Enable VK_LAYER_KHRONOS_validation and report its messages through the
-     * log callback (as VKSAC_LOG_ERROR) and vksac_validation_messages(). */
+    /* Enable VK_LAYER_KHRONOS_validation. Its validation messages (and any
+     * error) are counted by vksac_validation_messages() and reach the log
+     * callback as VKSAC_LOG_ERROR; other warnings as VKSAC_LOG_WARN. */
     int validation;
     /* Worker threads of a CPU device (Mesa lavapipe reads LP_NUM_THREADS
      * when devices are enumerated). 0 = the default (see README, "Threads
      * on lavapipe"); -1 = run kernels on the submitting thread; n > 0 = n
-     * workers. An LP_NUM_THREADS already in the environment wins. */
+     * workers. An LP_NUM_THREADS exported before the first context wins.
+     * Sets the process environment: create contexts from one thread. */
     int cpu_threads;
     /* Kernel variants: 0 = chosen per device; 1 = register-blocked kernels
      * reading texel buffers (best on CPUs); 2 = shared-memory tiled kernels
@@ -82,7 +84,7 @@ void vksac_context_destroy(vksac_context *ctx);
  * call on ctx. A NULL ctx gives a message saying so. */
 const char *vksac_error(const vksac_context *ctx);
 
-/* Validation-layer messages (warnings and errors) seen so far on ctx. */
+/* Validation messages (and errors of any kind) the layer reported on ctx. */
 uint64_t vksac_validation_messages(const vksac_context *ctx);
 
 /* One Vulkan device as the loader reports it. */
@@ -106,7 +108,7 @@ typedef struct vksac_device_info {
     uint32_t max_shared_memory_bytes;
     uint32_t subgroup_size;
     int usable;                    /* meets vksac's needs (Vulkan 1.1, compute queue) */
-    int preferred;                 /* the device chosen when none is named */
+    int preferred;                 /* chosen when neither config.device nor VKSAC_DEVICE names one */
 } vksac_device_info;
 
 /* Lists the Vulkan devices. Writes up to `capacity` entries to `out` (which

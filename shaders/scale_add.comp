@@ -1,15 +1,17 @@
 #version 450
-// y = a·x + b·y over whole padded rows (zero padding stays zero).
+// y = a·x + b·y; padding columns get 0 even for non-finite a or b.
 layout(local_size_x_id = 0) in;
 layout(binding = 0, rgba32f) uniform readonly imageBuffer X;
 layout(binding = 1, rgba32f) uniform imageBuffer Y;
-layout(push_constant) uniform Push { uint n4; float a, b; } p;
+layout(push_constant) uniform Push { uint n4, cols, stride4; float a, b; } p;
 
 void main()
 {
     uint step = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
     for (uint i = gl_GlobalInvocationID.x; i < p.n4; i += step) {
         vec4 y = p.b == 0.0 ? vec4(0.0) : p.b * imageLoad(Y, int(i));
-        imageStore(Y, int(i), p.a * imageLoad(X, int(i)) + y);
+        uint c = (i % p.stride4) * 4u;
+        bvec4 live = lessThan(uvec4(c, c + 1u, c + 2u, c + 3u), uvec4(p.cols));
+        imageStore(Y, int(i), mix(vec4(0.0), p.a * imageLoad(X, int(i)) + y, live));
     }
 }

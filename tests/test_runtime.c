@@ -199,9 +199,12 @@ static void test_timestamps(void **state)
     TH_OK(vks_seq_end(seq));
     uint32_t n = vks_seq_dispatches(seq);
     assert_true(n >= 3);
-    TH_OK(vks_seq_run(seq, 2));
     double *us = malloc((n + 1) * sizeof *us);
     assert_non_null(us);
+    /* Recorded but never run: no timestamps were written yet. */
+    th_clear_error(th.ctx);
+    TH_ERR(th.ctx, vks_seq_times(seq, us, n), VKSAC_E_STATE);
+    TH_OK(vks_seq_run(seq, 2));
     TH_OK(vks_seq_times(seq, us, n));
     for (uint32_t i = 0; i < n; i++)
         assert_true(us[i] >= 0.0 && isfinite(us[i]));
@@ -240,8 +243,35 @@ static void test_seq_out_of_order(void **state)
     TH_ERR(ctx, vks_seq_submit(seq, 1), VKSAC_E_STATE);
     TH_OK(vks_seq_end(seq));
     TH_OK(vks_seq_run(seq, 1));
+
+    /* A written operand may not fall back to the placeholder tensor. */
+    TH_OK(vks_seq_begin(seq));
+    struct { uint32_t n4, cols, stride4; float a, b; } pc = {1000, 4, 1, 1.0f, 1.0f};
+    th_clear_error(ctx);
+    TH_ERR(ctx, vks_launch(seq, VKS_K_SCALE_ADD, NULL, &pc, sizeof pc, 1, 1, 1), VKSAC_E_ARG);
+    TH_OK(vks_seq_end(seq));
     vks_seq_destroy(seq);
     vks_tensor_destroy(a);
+}
+
+/* Non-finite scale factors must not leak NaN into the zero padding, which
+ * the GEMM kernels read across K. */
+static void test_scale_add_keeps_padding(void **state)
+{
+    (void)state;
+    float x[3 * 5], pad[3 * 8];
+    th_rand_fill(x, 3 * 5, 7);
+    vks_tensor *a = th_tensor(3, 5, x), *b = th_tensor(3, 5, x);
+    vks_seq *seq = th_seq_begin(0);
+    TH_OK(vks_scale_add(seq, b, INFINITY, a, NAN));
+    TH_OK(vks_seq_end(seq));
+    TH_OK(vks_seq_run(seq, 1));
+    TH_OK(vks_tensor_read_padded(b, pad));
+    for (int r = 0; r < 3; r++)
+        for (int c = 5; c < 8; c++)
+            assert_true(pad[r * 8 + c] == 0.0f);
+    vks_seq_destroy(seq);
+    vks_tensor_destroy(a), vks_tensor_destroy(b);
 }
 
 /* ---- argument checking -------------------------------------------------- */
@@ -655,6 +685,7 @@ int main(int argc, char **argv)
         TH_TEST(test_dispatch_and_barrier_counts),
         TH_TEST(test_timestamps),
         TH_TEST(test_seq_out_of_order),
+        TH_TEST(test_scale_add_keeps_padding),
         TH_TEST(test_bad_args_null),
         TH_TEST(test_bad_args_shapes),
         TH_TEST(test_launch_checks),

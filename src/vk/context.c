@@ -52,14 +52,23 @@ static bool instance_has(const char *layer, const char *ext)
 
 /* Mesa's lavapipe reads LP_NUM_THREADS when it enumerates devices, so the
  * choice must be in the environment before the instance exists. A value the
- * user already exported wins. */
+ * user exported before the first context wins; otherwise each context's own
+ * choice is set. Not thread-safe (setenv): create contexts from one thread. */
 static void set_cpu_threads(int cpu_threads)
 {
+    static bool looked;
+    static bool user_set;
+    if (!looked) {
+        looked = true;
+        user_set = getenv("LP_NUM_THREADS") != NULL;
+    }
+    if (user_set)
+        return;
     if (cpu_threads == 0)
         cpu_threads = VKS_DEFAULT_CPU_THREADS;
     char buf[16];
     snprintf(buf, sizeof buf, "%d", cpu_threads < 0 ? 0 : cpu_threads);
-    setenv("LP_NUM_THREADS", buf, 0);
+    setenv("LP_NUM_THREADS", buf, 1);
 }
 
 vksac_status vks_instance_create(vks_ctx *ctx, bool validation, int cpu_threads)
@@ -101,7 +110,7 @@ vksac_status vks_instance_create(vks_ctx *ctx, bool validation, int cpu_threads)
     VkResult r = vkCreateInstance(&ci, NULL, &ctx->instance);
     if (r == VK_ERROR_INCOMPATIBLE_DRIVER)
         return vks_fail(ctx, VKSAC_E_NO_DEVICE,
-                        "no Vulkan 1.2 driver found (on a CPU-only machine: apt-get install "
+                        "no compatible Vulkan driver found (on a CPU-only machine: apt-get install "
                         "mesa-vulkan-drivers)");
     if (r != VK_SUCCESS)
         return vks_check(ctx, r, "vkCreateInstance");
@@ -156,7 +165,15 @@ static vksac_status device_create(vks_ctx *ctx, const vksac_context_config *cfg)
     }
     /* CPUs run the register-blocked texel kernels fastest; GPUs the tiled. */
     bool cpu = ctx->props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
-    ctx->gemm_variant = cfg->gemm_variant ? cfg->gemm_variant : (cpu ? 1 : 2);
+    const VkPhysicalDeviceLimits *lim = &ctx->props.limits;
+    uint32_t lx, ly;
+    vks_kernel_local_size(ctx, VKS_K_GEMM_TILED, &lx, &ly);
+    bool tiled_fits = lim->maxComputeWorkGroupInvocations >= lx * ly && lim->maxComputeWorkGroupSize[0] >= lx &&
+                      lim->maxComputeWorkGroupSize[1] >= ly;
+    if (cfg->gemm_variant == 2 && !tiled_fits)
+        return vks_fail(ctx, VKSAC_E_UNSUPPORTED, "the tiled GEMM needs %ux%u workgroups; device '%s' allows "
+                        "%u invocations", lx, ly, ctx->info.name, lim->maxComputeWorkGroupInvocations);
+    ctx->gemm_variant = cfg->gemm_variant ? cfg->gemm_variant : (cpu || !tiled_fits ? 1 : 2);
     return VKSAC_OK;
 }
 
@@ -253,7 +270,10 @@ const char *vks_ctx_error(const vks_ctx *ctx)
     return ctx ? ctx->err : "the context is NULL (context creation ran out of memory, or none was given)";
 }
 
-uint64_t vks_ctx_validation_messages(const vks_ctx *ctx) { return ctx ? ctx->validation_messages : 0; }
+uint64_t vks_ctx_validation_messages(const vks_ctx *ctx)
+{
+    return ctx ? atomic_load(&((vks_ctx *)ctx)->validation_messages) : 0;
+}
 
 int vks_ctx_gemm_variant(const vks_ctx *ctx) { return ctx->gemm_variant; }
 

@@ -3,6 +3,7 @@
 #ifndef VKSAC_VK_INTERNAL_H
 #define VKSAC_VK_INTERNAL_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <vulkan/vulkan.h>
@@ -51,7 +52,7 @@ struct vks_ctx {
     char err[VKS_ERR_LEN];
     vksac_log_fn log;
     void *log_user;
-    uint64_t validation_messages;
+    atomic_uint_fast64_t validation_messages;   /* layers may call back from any thread */
 
     VkInstance instance;
     VkDebugUtilsMessengerEXT messenger;

@@ -30,7 +30,7 @@ typedef struct kernel_desc {
  * threads × 4×4 outputs (a 64×64 tile), the usual shape for GPUs. */
 static const kernel_desc KERNELS[VKS_K_COUNT] = {
     K(VKS_K_FILL,       fill,       1, 0x1, 0x1, 16, 64, 1, 0, 0),
-    K(VKS_K_SCALE_ADD,  scale_add,  2, 0x3, 0x2, 12, 64, 1, 0, 0),
+    K(VKS_K_SCALE_ADD,  scale_add,  2, 0x3, 0x2, 20, 64, 1, 0, 0),
     K(VKS_K_SUM_ROWS,   sum_rows,   2, 0x1, 0x2, 16, 64, 1, 0, 0),
     K(VKS_K_SUM_COLS,   sum_cols,   2, 0x3, 0x2, 12, 64, 1, 0, 0),
     K(VKS_K_GEMM_FWD,   gemm_fwd,   4, 0xb, 0x8, 28, 8, 1, 8, 8),

@@ -55,7 +55,9 @@ vksac_status vks_tensor_read_padded(const vks_tensor *t, float *dst);
 /* ---- recorded sequences ------------------------------------------------- */
 
 /* A sequence is recorded once (begin, kernels, end) and run many times.
- * With `timestamps`, each run measures the GPU time of every dispatch. */
+ * With `timestamps`, each run measures the GPU time of every dispatch.
+ * A recording refers to its tensors: destroying one of them invalidates the
+ * recording, which must not be run again before it is re-recorded. */
 vksac_status vks_seq_create(vks_ctx *ctx, int timestamps, vks_seq **out);
 void vks_seq_destroy(vks_seq *seq);
 /* Starts a new recording, discarding the previous one. */
@@ -68,8 +70,10 @@ vksac_status vks_seq_wait(vks_seq *seq);
 vksac_status vks_seq_run(vks_seq *seq, uint32_t repeats);
 uint32_t vks_seq_dispatches(const vks_seq *seq);
 uint32_t vks_seq_barriers(const vks_seq *seq);
-/* GPU microseconds of each dispatch in the last replay of the last run
- * (needs timestamps); n must equal vks_seq_dispatches(). */
+/* Microseconds between the timestamps written after consecutive dispatches
+ * in the last replay of the last run (needs timestamps); n must equal
+ * vks_seq_dispatches(). Dispatches with no barrier between them may overlap,
+ * so an interval then covers what ran in parallel. */
 vksac_status vks_seq_times(vks_seq *seq, double *us, uint32_t n);
 
 /* ---- kernels ------------------------------------------------------------ */

@@ -8,7 +8,9 @@
 #define VKS_MAX_TIMESTAMPS 4096
 #define VKS_SETS_PER_POOL 64
 
-typedef enum seq_state { SEQ_EMPTY, SEQ_RECORDING, SEQ_READY, SEQ_PENDING } seq_state;
+/* SEQ_FAILED: a launch failed after recording part of itself; only a new
+ * vks_seq_begin leaves it. */
+typedef enum seq_state { SEQ_EMPTY, SEQ_RECORDING, SEQ_FAILED, SEQ_READY, SEQ_PENDING } seq_state;
 
 typedef struct access { VkBuffer buffer; VkDeviceSize offset, size; } access;
 typedef struct access_list { access *items; size_t n, cap; } access_list;
@@ -19,6 +21,7 @@ struct vks_seq {
     VkCommandBuffer cmd;
     VkFence fence;
     uint32_t dispatches, barriers;
+    uint32_t timed;                   /* dispatches whose timestamps the last run wrote */
     bool timestamps;
     VkQueryPool queries;
     access_list reads, writes;        /* since the last barrier */
@@ -120,6 +123,8 @@ vksac_status vks_seq_wait(vks_seq *s)
                                 "vkWaitForFences");
     if (st == VKSAC_OK || st == VKSAC_E_DEVICE_LOST)
         s->state = SEQ_READY;
+    if (st == VKSAC_OK && s->timestamps)
+        s->timed = s->dispatches;
     return st;
 }
 
@@ -131,7 +136,7 @@ vksac_status vks_seq_begin(vks_seq *s)
     if (st != VKSAC_OK)
         return st;
     pools_free(s);
-    s->dispatches = s->barriers = 0;
+    s->dispatches = s->barriers = s->timed = 0;
     s->reads.n = s->writes.n = 0;
     s->state = SEQ_EMPTY;
     VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
@@ -157,6 +162,9 @@ vksac_status vks_seq_end(vks_seq *s)
 {
     if (!s)
         return VKSAC_E_ARG;
+    if (s->state == SEQ_FAILED)
+        return vks_fail(s->ctx, VKSAC_E_STATE, "vks_seq_end: a kernel launch failed part-way; record again "
+                                               "from vks_seq_begin");
     if (s->state != SEQ_RECORDING)
         return vks_fail(s->ctx, VKSAC_E_STATE, "vks_seq_end: the sequence is not recording (call vks_seq_begin)");
     /* Results go to the host or to transfers next. */
@@ -217,8 +225,8 @@ vksac_status vks_seq_times(vks_seq *s, double *us, uint32_t n)
     if (!us || n != s->dispatches)
         return vks_fail(s->ctx, VKSAC_E_ARG, "vks_seq_times: expected room for %u times, got %u%s",
                         s->dispatches, n, us ? "" : " and a NULL array");
-    if (s->state != SEQ_READY)
-        return vks_fail(s->ctx, VKSAC_E_STATE, "vks_seq_times: no finished run (run and wait first)");
+    if (s->state != SEQ_READY || s->timed != n)
+        return vks_fail(s->ctx, VKSAC_E_STATE, "vks_seq_times: no finished run of this recording (run and wait first)");
     if (n + 1 > VKS_MAX_TIMESTAMPS)
         return vks_fail(s->ctx, VKSAC_E_UNSUPPORTED, "vks_seq_times: at most %d dispatches are timed",
                         VKS_MAX_TIMESTAMPS - 1);
@@ -353,16 +361,22 @@ vksac_status vks_launch(vks_seq *s, vks_kernel_id id, const vks_tensor *const *o
     const vks_tensor *t[VKS_MAX_BINDINGS];
     uint32_t n = vks_kernel_bindings(id);
     for (uint32_t b = 0; b < n; b++) {
+        if (!(operands && operands[b]) && vks_kernel_binding_writes(id, b))
+            return vks_fail(ctx, VKSAC_E_ARG, "kernel '%s': operand %u is written and must not be NULL",
+                            vks_kernel_name(id), b);
         t[b] = operands && operands[b] ? operands[b] : ctx->placeholder;
         if (t[b]->ctx != ctx)
             return vks_fail(ctx, VKSAC_E_ARG, "kernel '%s': operand %u belongs to another context",
                             vks_kernel_name(id), b);
     }
-    if ((st = track_hazards(s, id, t, n)) != VKSAC_OK)
+    if ((st = track_hazards(s, id, t, n)) == VKSAC_OK) {
+        vkCmdBindPipeline(s->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, k->pipeline);
+        st = bind_operands(s, id, k, t, n);
+    }
+    if (st != VKSAC_OK) {
+        s->state = SEQ_FAILED;   /* part of this launch is recorded */
         return st;
-    vkCmdBindPipeline(s->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, k->pipeline);
-    if ((st = bind_operands(s, id, k, t, n)) != VKSAC_OK)
-        return st;
+    }
     vkCmdPushConstants(s->cmd, k->layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, push_size, push);
     vkCmdDispatch(s->cmd, gx, gy, gz);
     s->dispatches++;

@@ -18,11 +18,24 @@ static vksac_status oneshot_begin(vks_ctx *ctx)
 {
     VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
                                    .flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT};
-    return vks_check(ctx, vkBeginCommandBuffer(ctx->xfer_cmd, &bi), "vkBeginCommandBuffer");
+    vksac_status st = vks_check(ctx, vkBeginCommandBuffer(ctx->xfer_cmd, &bi), "vkBeginCommandBuffer");
+    /* Earlier kernels and transfers on the queue finish before this one. */
+    VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+                          .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT,
+                          .dstAccessMask = VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_TRANSFER_WRITE_BIT};
+    if (st == VKSAC_OK)
+        vkCmdPipelineBarrier(ctx->xfer_cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
+                             VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 1, &mb, 0, NULL, 0, NULL);
+    return st;
 }
 
 static vksac_status oneshot_run(vks_ctx *ctx)
 {
+    /* A fence alone does not make device writes visible to the host. */
+    VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER, .srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT,
+                          .dstAccessMask = VK_ACCESS_HOST_READ_BIT};
+    vkCmdPipelineBarrier(ctx->xfer_cmd, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &mb, 0,
+                         NULL, 0, NULL);
     vksac_status st = vks_check(ctx, vkEndCommandBuffer(ctx->xfer_cmd), "vkEndCommandBuffer");
     VkSubmitInfo si = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .commandBufferCount = 1,
                        .pCommandBuffers = &ctx->xfer_cmd};
@@ -71,10 +84,11 @@ vksac_status vks_tensor_create(vks_ctx *ctx, uint32_t rows, uint32_t cols, vks_t
         return vks_fail(ctx, VKSAC_E_ARG, "tensor shape %ux%u: rows and cols must be positive", rows, cols);
     uint32_t stride = (cols + 3u) & ~3u;
     uint64_t elems = (uint64_t)rows * stride;
-    if (stride < cols || elems > ctx->info.max_texel_buffer_elements)
-        return vks_fail(ctx, VKSAC_E_ARG,
-                        "tensor shape %ux%u: %llu floats exceed the device's %u texel-buffer elements",
-                        rows, cols, (unsigned long long)elems, ctx->info.max_texel_buffer_elements);
+    /* Shaders index texels with 32-bit signed ints. */
+    uint64_t max = ctx->info.max_texel_buffer_elements < INT32_MAX ? ctx->info.max_texel_buffer_elements : INT32_MAX;
+    if (stride < cols || elems > max)
+        return vks_fail(ctx, VKSAC_E_ARG, "tensor shape %ux%u: %llu floats exceed the limit of %llu elements",
+                        rows, cols, (unsigned long long)elems, (unsigned long long)max);
     vks_tensor *t = calloc(1, sizeof *t);
     if (!t)
         return vks_fail(ctx, VKSAC_E_OOM, "out of host memory for a tensor");
