@@ -32,16 +32,20 @@ static vksac_status launch_tiled(vks_seq *s, const vks_tensor *a, const vks_tens
     return vks_launch(s, VKS_K_GEMM_TILED, ops, pc, sizeof *pc, ceil_div(pc->ldc, lx * tn), ceil_div(pc->M, ly * tm), 1);
 }
 
-/* Grid of a blocked kernel whose invocation (x, y) owns rows x·TM.. of
- * `rows` and padded columns y·TN.. of `stride`. */
+/* Grid of a blocked kernel whose invocations own TM rows of `rows` and TN
+ * padded columns of `stride` each; a workgroup's invocations spread along
+ * the rows, or along the columns when `lanes_cols`. */
 static vksac_status launch_blocked(vks_seq *s, vks_kernel_id id, const vks_tensor *const *ops, const void *pc,
-                                   uint32_t size, uint32_t rows, uint32_t stride)
+                                   uint32_t size, uint32_t rows, uint32_t stride, bool lanes_cols)
 {
     vks_ctx *ctx = vks_seq_ctx(s);
     uint32_t lx, ly, tm, tn;
     vks_kernel_local_size(ctx, id, &lx, &ly);
     vks_kernel_tile(ctx, id, &tm, &tn);
-    return vks_launch(s, id, ops, pc, size, ceil_div(ceil_div(rows, tm), lx), ceil_div(ceil_div(stride, tn), ly), 1);
+    uint32_t row_blocks = ceil_div(rows, tm), col_blocks = ceil_div(stride, tn);
+    if (lanes_cols)
+        return vks_launch(s, id, ops, pc, size, ceil_div(col_blocks, lx), ceil_div(row_blocks, ly), 1);
+    return vks_launch(s, id, ops, pc, size, ceil_div(row_blocks, lx), ceil_div(col_blocks, ly), 1);
 }
 
 vksac_status vks_gemm_fwd(vks_seq *s, vks_tensor *y, const vks_tensor *x, const vks_tensor *w, const vks_tensor *b,
@@ -78,10 +82,7 @@ vksac_status vks_gemm_fwd(vks_seq *s, vks_tensor *y, const vks_tensor *x, const 
     struct { uint32_t M, N, K4, ldx4, ldw4, ldy4, flags; } pc = {
         M, N, x->stride / 4, x->stride / 4, w->stride / 4, y->stride / 4, flags | (lanes_n ? 8u : 0u)};
     const vks_tensor *ops[] = {x, w, b, y};
-    if (lanes_n)
-        return vks_launch(s, VKS_K_GEMM_FWD, ops, &pc, sizeof pc, ceil_div(ceil_div(y->stride, tn), lx),
-                          ceil_div(M, tm), 1);
-    return launch_blocked(s, VKS_K_GEMM_FWD, ops, &pc, sizeof pc, M, y->stride);
+    return launch_blocked(s, VKS_K_GEMM_FWD, ops, &pc, sizeof pc, M, y->stride, lanes_n);
 }
 
 vksac_status vks_gemm_dx(vks_seq *s, vks_tensor *dx, const vks_tensor *dy, const vks_tensor *w, int accumulate)
@@ -104,7 +105,7 @@ vksac_status vks_gemm_dx(vks_seq *s, vks_tensor *dx, const vks_tensor *dy, const
     struct { uint32_t M, N, K, lddy4, ldw4, lddx4, accumulate; } pc = {
         M, N, K, dy->stride / 4, w->stride / 4, dx->stride / 4, accumulate != 0};
     const vks_tensor *ops[] = {dy, w, dx};
-    return launch_blocked(s, VKS_K_GEMM_DX, ops, &pc, sizeof pc, M, dx->stride);
+    return launch_blocked(s, VKS_K_GEMM_DX, ops, &pc, sizeof pc, M, dx->stride, false);
 }
 
 vksac_status vks_gemm_dw(vks_seq *s, vks_tensor *dw, const vks_tensor *dy, const vks_tensor *x, int accumulate)
@@ -127,5 +128,5 @@ vksac_status vks_gemm_dw(vks_seq *s, vks_tensor *dw, const vks_tensor *dy, const
     struct { uint32_t M, N, K, lddy4, ldx4, lddw4, accumulate; } pc = {
         M, N, K, dy->stride / 4, x->stride / 4, dw->stride / 4, accumulate != 0};
     const vks_tensor *ops[] = {dy, x, dw};
-    return launch_blocked(s, VKS_K_GEMM_DW, ops, &pc, sizeof pc, N, dw->stride);
+    return launch_blocked(s, VKS_K_GEMM_DW, ops, &pc, sizeof pc, N, dw->stride, false);
 }
