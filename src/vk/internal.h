@@ -40,6 +40,7 @@ struct vks_tensor {
     vks_chunk *chunk;
     VkDeviceSize offset, bytes;
     VkBufferView view4, view1;     /* RGBA32F and R32F texel views */
+    bool is_view;                  /* aliases another tensor's memory */
 };
 
 typedef struct vks_kernel {

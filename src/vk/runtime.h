@@ -41,6 +41,13 @@ vksac_status vks_list_devices(vksac_device_info *out, int capacity, int *count,
 /* ---- tensors ------------------------------------------------------------ */
 
 vksac_status vks_tensor_create(vks_ctx *ctx, uint32_t rows, uint32_t cols, vks_tensor **out);
+/* A rows×cols tensor (usual padded stride) aliasing the parent's storage
+ * from float `offset` on, which must be a multiple of 64 floats on any device
+ * (of 4 and of the device's texel offset alignment, strictly). Its padding
+ * must be zero like any tensor's. The parent must outlive the view;
+ * destroying a view frees no memory. Flat parameter buffers use views. */
+vksac_status vks_tensor_view(vks_tensor *parent, uint64_t offset, uint32_t rows, uint32_t cols,
+                             vks_tensor **out);
 void vks_tensor_destroy(vks_tensor *t);
 uint32_t vks_tensor_rows(const vks_tensor *t);
 uint32_t vks_tensor_cols(const vks_tensor *t);
@@ -90,6 +97,19 @@ typedef enum vks_kernel_id {
     VKS_K_GEMM_DX,
     VKS_K_GEMM_DW,
     VKS_K_GEMM_TILED,
+    /* src/nn kernels */
+    VKS_K_TICK,
+    VKS_K_POINTWISE,
+    VKS_K_LN_FWD,
+    VKS_K_LN_BWD,
+    VKS_K_SOFTMAX_FWD,
+    VKS_K_SOFTMAX_BWD,
+    VKS_K_RSM_UPDATE,
+    VKS_K_RSM_APPLY,
+    VKS_K_SUMSQ,
+    VKS_K_OPTIM,
+    VKS_K_BITONIC,
+    VKS_K_REGEN_WASS,
     VKS_K_COUNT
 } vks_kernel_id;
 

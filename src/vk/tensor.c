@@ -111,6 +111,42 @@ vksac_status vks_tensor_create(vks_ctx *ctx, uint32_t rows, uint32_t cols, vks_t
     return VKSAC_OK;
 }
 
+vksac_status vks_tensor_view(vks_tensor *parent, uint64_t offset, uint32_t rows, uint32_t cols,
+                             vks_tensor **out)
+{
+    if (!parent)
+        return VKSAC_E_ARG;
+    vks_ctx *ctx = parent->ctx;
+    if (!out)
+        return vks_fail(ctx, VKSAC_E_ARG, "vks_tensor_view: out must not be NULL");
+    *out = NULL;
+    uint32_t stride = (cols + 3u) & ~3u;
+    uint64_t align = ctx->props.limits.minTexelBufferOffsetAlignment / 4;
+    uint64_t elems = (uint64_t)rows * stride, have = parent->bytes / 4;
+    if (rows == 0 || cols == 0)
+        return vks_fail(ctx, VKSAC_E_ARG, "view shape %ux%u: rows and cols must be positive", rows, cols);
+    if (offset % (align > 4 ? align : 4) != 0)
+        return vks_fail(ctx, VKSAC_E_ARG, "view offset %llu floats: must be a multiple of %llu floats",
+                        (unsigned long long)offset, (unsigned long long)(align > 4 ? align : 4));
+    if (offset > have || elems > have - offset)
+        return vks_fail(ctx, VKSAC_E_ARG, "view of %ux%u at float %llu does not fit the %llu floats of its parent",
+                        rows, cols, (unsigned long long)offset, (unsigned long long)have);
+    vks_tensor *t = calloc(1, sizeof *t);
+    if (!t)
+        return vks_fail(ctx, VKSAC_E_OOM, "out of host memory for a tensor view");
+    *t = (vks_tensor){.ctx = ctx, .rows = rows, .cols = cols, .stride = stride, .chunk = parent->chunk,
+                      .offset = parent->offset + offset * 4, .bytes = elems * 4, .is_view = true};
+    vksac_status st = make_view(ctx, t, VK_FORMAT_R32G32B32A32_SFLOAT, &t->view4);
+    if (st == VKSAC_OK)
+        st = make_view(ctx, t, VK_FORMAT_R32_SFLOAT, &t->view1);
+    if (st != VKSAC_OK) {
+        vks_tensor_destroy(t);
+        return st;
+    }
+    *out = t;
+    return VKSAC_OK;
+}
+
 void vks_tensor_destroy(vks_tensor *t)
 {
     if (!t)
@@ -120,7 +156,7 @@ void vks_tensor_destroy(vks_tensor *t)
         vkDestroyBufferView(ctx->device, t->view4, NULL);
     if (t->view1)
         vkDestroyBufferView(ctx->device, t->view1, NULL);
-    if (t->chunk)
+    if (t->chunk && !t->is_view)
         vks_arena_release(t->chunk, t->offset, t->bytes);
     free(t);
 }

@@ -1,0 +1,11 @@
+#version 450
+// PLACEHOLDER: to be written (issue 3).
+layout(local_size_x_id = 0) in;
+layout(binding = 0, rgba32f) uniform imageBuffer B0;
+layout(binding = 1, rgba32f) uniform imageBuffer B1;
+layout(binding = 2, rgba32f) uniform imageBuffer B2;
+layout(binding = 3, rgba32f) uniform imageBuffer B3;
+layout(binding = 4, rgba32f) uniform imageBuffer B4;
+layout(binding = 5, r32f) uniform imageBuffer B5;
+layout(binding = 6, r32f) uniform imageBuffer B6;
+void main() {}
