@@ -1,6 +1,32 @@
 #version 450
-// PLACEHOLDER: to be written (issue 3).
+// RSMNorm running statistics from a batch x (rows×cols), SPEC.md §1:
+// δ = mean_batch(x) − μ; μ += δ/t; σ² = ((t−1)/t)(σ² + δ²/t); t += 1.
+// stats rows are μ, σ², t. One invocation per group of 4 columns, looping
+// over the batch; padding columns are masked (their t is 0, so δ/t would
+// be NaN) and stay zero.
 layout(local_size_x_id = 0) in;
-layout(binding = 0, r32f) uniform imageBuffer B0;
-layout(binding = 1, r32f) uniform imageBuffer B1;
-void main() {}
+layout(binding = 0, rgba32f) uniform readonly imageBuffer X;
+layout(binding = 1, rgba32f) uniform imageBuffer Stats;
+layout(push_constant) uniform Push { uint rows, cols, stride4; } pc;
+
+void main()
+{
+    uint step = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
+    for (uint c = gl_GlobalInvocationID.x; c < pc.stride4; c += step) {
+        vec4 sum = vec4(0.0);
+        for (uint r = 0u; r < pc.rows; r++)
+            sum += imageLoad(X, int(r * pc.stride4 + c));
+        vec4 mu = imageLoad(Stats, int(c));
+        vec4 var = imageLoad(Stats, int(pc.stride4 + c));
+        vec4 t = imageLoad(Stats, int(2u * pc.stride4 + c));
+        vec4 delta = sum / float(pc.rows) - mu;
+        mu += delta / t;
+        var = (t - 1.0) / t * (var + delta * delta / t);
+        t += 1.0;
+        uint c0 = 4u * c;
+        bvec4 live = lessThan(uvec4(c0, c0 + 1u, c0 + 2u, c0 + 3u), uvec4(pc.cols));
+        imageStore(Stats, int(c), mix(vec4(0.0), mu, live));
+        imageStore(Stats, int(pc.stride4 + c), mix(vec4(0.0), var, live));
+        imageStore(Stats, int(2u * pc.stride4 + c), mix(vec4(0.0), t, live));
+    }
+}

@@ -206,6 +206,35 @@ double th_nmse(const float *got, const float *ref, size_t n)
     return err / fmax(norm, 1e-30);
 }
 
+double th_nmse_d(const float *got, const double *ref, size_t n)
+{
+    double err = 0.0, norm = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double d = (double)got[i] - ref[i];
+        err += d * d;
+        norm += ref[i] * ref[i];
+    }
+    return err / fmax(norm, 1e-30);
+}
+
+double *th_to_double(const float *x, size_t n)
+{
+    double *d = malloc((n ? n : 1) * sizeof *d);
+    assert_non_null(d);
+    for (size_t i = 0; i < n; i++)
+        d[i] = x[i];
+    return d;
+}
+
+float *th_to_float(const double *x, size_t n)
+{
+    float *f = malloc((n ? n : 1) * sizeof *f);
+    assert_non_null(f);
+    for (size_t i = 0; i < n; i++)
+        f[i] = (float)x[i];
+    return f;
+}
+
 vks_tensor *th_tensor(uint32_t rows, uint32_t cols, const float *data)
 {
     vks_tensor *t = NULL;

@@ -75,6 +75,12 @@ float *th_rand(size_t n, uint64_t seed);
 /* Σ(got-ref)² / max(Σref², tiny) */
 double th_nmse(const float *got, const float *ref, size_t n);
 
+/* th_nmse against a double-precision reference. */
+double th_nmse_d(const float *got, const double *ref, size_t n);
+/* malloc'd double copy of n floats, and float copy of n doubles. */
+double *th_to_double(const float *x, size_t n);
+float *th_to_float(const double *x, size_t n);
+
 /* Creates a rows×cols tensor on th.ctx; uploads `data` (dense) if non-NULL. */
 vks_tensor *th_tensor(uint32_t rows, uint32_t cols, const float *data);
 /* Creates a tensor filled with random data; *host gets a malloc'd copy. */

@@ -52,11 +52,6 @@ vksac_status nn_act_forward(vks_seq *seq, vks_tensor *y, const vks_tensor *x, nn
 vksac_status nn_act_backward(vks_seq *seq, vks_tensor *dx, const vks_tensor *dy, const vks_tensor *x,
                              nn_act act, const nn_dropout *drop);
 
-/* values[i] += 1 for each bit i of add_mask; for each bit i of carry_mask,
- * values[i] is the low half of a counter whose high half is values[i+1]:
- * reaching 2^24 it wraps to 0 and the high half gains 1. One invocation. */
-vksac_status nn_tick(vks_seq *seq, vks_tensor *values, uint32_t add_mask, uint32_t carry_mask);
-
 /* ---- LayerNorm (layernorm.c) -------------------------------------------- */
 
 /* y = [residual +] gain ⊙ LN(act(drop(u))), LN over each row with ε = 1e-5
@@ -182,6 +177,13 @@ typedef struct nn_optim {
 
 enum { NN_OPT_T = 0, NN_OPT_LR = 1 };
 
+/* values[i] += 1 for each bit i of add_mask; for each bit i of carry_mask,
+ * values[i] is the low half of a counter whose high half is values[i+1]:
+ * reaching 2^24 it wraps to 0 and the high half gains 1. One invocation. */
+vksac_status nn_tick(vks_seq *seq, vks_tensor *values, uint32_t add_mask, uint32_t carry_mask);
+
+/* Wasserstein regeneration reads θ₀ back here to sort it once, so create
+ * the optimiser after nn_params_init (a later re-init needs a new one). */
 vksac_status nn_optim_create(vks_ctx *ctx, nn_params *params, const nn_opt_config *cfg, nn_optim **out);
 void nn_optim_destroy(nn_optim *o);
 /* Records one step: tick t, [Σg² partials], [Wasserstein ranks and pull],

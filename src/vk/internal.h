@@ -103,17 +103,6 @@ bool vks_kernel_binding_writes(vks_kernel_id id, uint32_t binding);
 const char *vks_kernel_name(vks_kernel_id id);
 uint32_t vks_kernel_push_size(vks_kernel_id id);
 
-/* Argument checks and grids shared by the ops (ops_basic.c). */
-#define VKS_TRY(expr)                        \
-    do {                                     \
-        vksac_status st_ = (expr);           \
-        if (st_ != VKSAC_OK)                 \
-            return st_;                      \
-    } while (0)
-vksac_status vks_need_tensor(vks_ctx *ctx, const vks_tensor *t, const char *fn, const char *name);
-vksac_status vks_need_shape(vks_ctx *ctx, const vks_tensor *t, uint32_t rows, uint32_t cols, const char *fn,
-                            const char *name);
-uint32_t vks_groups_1d(const vks_ctx *ctx, vks_kernel_id id, uint64_t n);
 
 /* Device enumeration helpers (device.c) and instance creation (context.c). */
 vksac_status vks_instance_create(vks_ctx *ctx, bool validation, int cpu_threads);

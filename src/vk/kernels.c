@@ -41,17 +41,17 @@ static const kernel_desc KERNELS[VKS_K_COUNT] = {
     K(VKS_K_GEMM_TILED, gemm_tiled, 4, 0x0, 0x8, 36, 16, 16, 4, 4),
     /* src/nn */
     K(VKS_K_TICK,        tick,        1, 0x00, 0x01,  8,  1, 1, 0, 0),
-    K(VKS_K_POINTWISE,   pointwise,   4, 0x00, 0x04, 40, 64, 1, 0, 0),
-    K(VKS_K_LN_FWD,      ln_fwd,      6, 0x00, 0x18, 40, 64, 1, 0, 0),
-    K(VKS_K_LN_BWD,      ln_bwd,      7, 0x00, 0x30, 40, 64, 1, 0, 0),
+    K(VKS_K_POINTWISE,   pointwise,   4, 0x07, 0x04, 40,  8, 1, 0, 0),
+    K(VKS_K_LN_FWD,      ln_fwd,      6, 0x1f, 0x18, 40,  8, 1, 0, 0),
+    K(VKS_K_LN_BWD,      ln_bwd,      7, 0x3f, 0x30, 40,  8, 1, 0, 0),
     K(VKS_K_SOFTMAX_FWD, softmax_fwd, 4, 0x00, 0x0c, 20, 64, 1, 0, 0),
     K(VKS_K_SOFTMAX_BWD, softmax_bwd, 5, 0x00, 0x10, 20, 64, 1, 0, 0),
-    K(VKS_K_RSM_UPDATE,  rsm_update,  2, 0x00, 0x02, 16, 64, 1, 0, 0),
-    K(VKS_K_RSM_APPLY,   rsm_apply,   3, 0x00, 0x04, 24, 64, 1, 0, 0),
+    K(VKS_K_RSM_UPDATE,  rsm_update,  2, 0x03, 0x02, 12, 64, 1, 0, 0),
+    K(VKS_K_RSM_APPLY,   rsm_apply,   3, 0x07, 0x04, 16, 64, 1, 0, 0),
     K(VKS_K_SUMSQ,       sumsq,       2, 0x01, 0x02,  8, 64, 1, 0, 0),
-    K(VKS_K_OPTIM,       optim,       7, 0x1f, 0x0f, 56, 64, 1, 0, 0),
-    K(VKS_K_BITONIC,     bitonic,     3, 0x00, 0x04, 12, 64, 1, 0, 0),
-    K(VKS_K_REGEN_WASS,  regen_wass,  4, 0x00, 0x01, 16, 64, 1, 0, 0),
+    K(VKS_K_OPTIM,       optim,       7, 0x1f, 0x0f, 52, 64, 1, 0, 0),
+    K(VKS_K_BITONIC,     bitonic,     3, 0x00, 0x04, 16, 256, 1, 0, 0),
+    K(VKS_K_REGEN_WASS,  regen_wass,  4, 0x00, 0x01, 12, 64, 1, 0, 0),
 };
 #undef K
 

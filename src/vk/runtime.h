@@ -17,6 +17,14 @@
 
 #include "vksac.h"
 
+/* Returns from the calling function when expr fails. */
+#define VKS_TRY(expr)                        \
+    do {                                     \
+        vksac_status st_ = (expr);           \
+        if (st_ != VKSAC_OK)                 \
+            return st_;                      \
+    } while (0)
+
 typedef struct vks_ctx vks_ctx;
 typedef struct vks_tensor vks_tensor;
 typedef struct vks_seq vks_seq;
@@ -58,6 +66,12 @@ vksac_status vks_tensor_write(vks_tensor *t, const float *src);
 vksac_status vks_tensor_read(const vks_tensor *t, float *dst);
 /* Raw copy of the padded storage (rows × stride floats), for tests. */
 vksac_status vks_tensor_read_padded(const vks_tensor *t, float *dst);
+
+/* Argument checks for ops: E_ARG with "fn: tensor 'name' …" messages when
+ * t is NULL, of another context, or not rows×cols. */
+vksac_status vks_need_tensor(vks_ctx *ctx, const vks_tensor *t, const char *fn, const char *name);
+vksac_status vks_need_shape(vks_ctx *ctx, const vks_tensor *t, uint32_t rows, uint32_t cols, const char *fn,
+                            const char *name);
 
 /* ---- recorded sequences ------------------------------------------------- */
 
@@ -118,6 +132,8 @@ vksac_status vks_launch(vks_seq *seq, vks_kernel_id kernel, const vks_tensor *co
 /* Workgroup size and per-invocation tile of a kernel (for grids). */
 void vks_kernel_local_size(const vks_ctx *ctx, vks_kernel_id kernel, uint32_t *x, uint32_t *y);
 void vks_kernel_tile(const vks_ctx *ctx, vks_kernel_id kernel, uint32_t *tm, uint32_t *tn);
+/* Workgroups for a grid-stride loop over n items of a 1-D kernel. */
+uint32_t vks_groups_1d(const vks_ctx *ctx, vks_kernel_id id, uint64_t n);
 /* The context a sequence records for. */
 vks_ctx *vks_seq_ctx(const vks_seq *seq);
 

@@ -1,0 +1,110 @@
+/* LayerNorm with the activation and dropout before it fused in (nn.h):
+ * one dispatch forward, one plus a column sum backward. The kernels'
+ * passes are described in shaders/ln_fwd.comp and ln_bwd.comp. */
+#include "nn/act.h"
+
+enum { LN_RESIDUAL = 4u };   /* ln_fwd: add the residual operand */
+
+/* The kernels read some inputs at texels other than the one a lane is
+ * writing (gain for every row, CReLU's windows, u again in later passes),
+ * so an output must not be such an input, nor another output. */
+static vksac_status need_distinct(vks_ctx *ctx, const char *fn, const vks_tensor *out, const char *out_name,
+                                  const vks_tensor *other, const char *other_name)
+{
+    if (out == other)
+        return vks_fail(ctx, VKSAC_E_ARG, "%s: tensors '%s' and '%s' must be different tensors", fn, out_name,
+                        other_name);
+    return VKSAC_OK;
+}
+
+/* u (B×N), gain (1×N'), y (B×N'), stats (B×2), residual (B×N' or NULL). */
+static vksac_status ln_forward_args(vks_ctx *ctx, const char *fn, const vks_tensor *y, const vks_tensor *stats,
+                                    const vks_tensor *u, const vks_tensor *gain, const vks_tensor *residual,
+                                    nn_act act)
+{
+    VKS_TRY(nn_act_check(ctx, act, fn));
+    VKS_TRY(vks_need_tensor(ctx, y, fn, "y"));
+    VKS_TRY(vks_need_tensor(ctx, stats, fn, "stats"));
+    VKS_TRY(vks_need_tensor(ctx, u, fn, "u"));
+    VKS_TRY(vks_need_tensor(ctx, gain, fn, "gain"));
+    uint32_t b = vks_tensor_rows(u), w = nn_act_width(act, vks_tensor_cols(u));
+    VKS_TRY(vks_need_shape(ctx, gain, 1, w, fn, "gain"));
+    VKS_TRY(vks_need_shape(ctx, y, b, w, fn, "y"));
+    VKS_TRY(vks_need_shape(ctx, stats, b, 2, fn, "stats"));
+    if (residual) {
+        VKS_TRY(vks_need_tensor(ctx, residual, fn, "residual"));
+        VKS_TRY(vks_need_shape(ctx, residual, b, w, fn, "residual"));
+    }
+    /* y may be u or residual (an in-place residual add): the lane writing
+     * a texel of y is the last to read that texel of either. */
+    VKS_TRY(need_distinct(ctx, fn, y, "y", gain, "gain"));
+    VKS_TRY(need_distinct(ctx, fn, stats, "stats", u, "u"));
+    VKS_TRY(need_distinct(ctx, fn, stats, "stats", gain, "gain"));
+    VKS_TRY(need_distinct(ctx, fn, stats, "stats", y, "y"));
+    return need_distinct(ctx, fn, stats, "stats", residual, "residual");
+}
+
+vksac_status nn_ln_forward(vks_seq *seq, vks_tensor *y, vks_tensor *stats, const vks_tensor *u,
+                           const vks_tensor *gain, const vks_tensor *residual, nn_act act,
+                           const nn_dropout *drop)
+{
+    static const char fn[] = "nn_ln_forward";
+    if (!seq)
+        return VKSAC_E_ARG;
+    vks_ctx *ctx = vks_seq_ctx(seq);
+    VKS_TRY(ln_forward_args(ctx, fn, y, stats, u, gain, residual, act));
+    nn_fused_push pc;
+    const vks_tensor *values;
+    VKS_TRY(nn_fused_push_init(ctx, fn, u, act, drop, &pc, &values));
+    if (residual)
+        pc.flags |= LN_RESIDUAL;
+    const vks_tensor *ops[] = {u, gain, residual, y, stats, values};
+    return vks_launch(seq, VKS_K_LN_FWD, ops, &pc, sizeof pc, nn_row_groups(pc.rows), 1, 1);
+}
+
+/* du (B×N), dgain (1×N'), scratch (B×N'), dy (B×N'), u (B×N), gain (1×N'),
+ * stats (B×2); outputs distinct from each other and from the inputs. */
+static vksac_status ln_backward_args(vks_ctx *ctx, const char *fn, const vks_tensor *du, const vks_tensor *dgain,
+                                     const vks_tensor *scratch, const vks_tensor *dy, const vks_tensor *u,
+                                     const vks_tensor *gain, const vks_tensor *stats, nn_act act)
+{
+    VKS_TRY(nn_act_check(ctx, act, fn));
+    const vks_tensor *outs[] = {du, dgain, scratch}, *ins[] = {dy, u, gain, stats};
+    static const char *out_names[] = {"du", "dgain", "scratch"}, *in_names[] = {"dy", "u", "gain", "stats"};
+    for (int i = 0; i < 3; i++)
+        VKS_TRY(vks_need_tensor(ctx, outs[i], fn, out_names[i]));
+    for (int i = 0; i < 4; i++)
+        VKS_TRY(vks_need_tensor(ctx, ins[i], fn, in_names[i]));
+    uint32_t b = vks_tensor_rows(u), n = vks_tensor_cols(u), w = nn_act_width(act, n);
+    VKS_TRY(vks_need_shape(ctx, dy, b, w, fn, "dy"));
+    VKS_TRY(vks_need_shape(ctx, gain, 1, w, fn, "gain"));
+    VKS_TRY(vks_need_shape(ctx, stats, b, 2, fn, "stats"));
+    VKS_TRY(vks_need_shape(ctx, du, b, n, fn, "du"));
+    VKS_TRY(vks_need_shape(ctx, dgain, 1, w, fn, "dgain"));
+    VKS_TRY(vks_need_shape(ctx, scratch, b, w, fn, "scratch"));
+    for (int i = 0; i < 3; i++) {
+        for (int j = i + 1; j < 3; j++)
+            VKS_TRY(need_distinct(ctx, fn, outs[i], out_names[i], outs[j], out_names[j]));
+        for (int j = 0; j < 4; j++)
+            VKS_TRY(need_distinct(ctx, fn, outs[i], out_names[i], ins[j], in_names[j]));
+    }
+    return VKSAC_OK;
+}
+
+vksac_status nn_ln_backward(vks_seq *seq, vks_tensor *du, vks_tensor *dgain, vks_tensor *scratch,
+                            const vks_tensor *dy, const vks_tensor *u, const vks_tensor *gain,
+                            const vks_tensor *stats, nn_act act, const nn_dropout *drop,
+                            int accumulate_dgain)
+{
+    static const char fn[] = "nn_ln_backward";
+    if (!seq)
+        return VKSAC_E_ARG;
+    vks_ctx *ctx = vks_seq_ctx(seq);
+    VKS_TRY(ln_backward_args(ctx, fn, du, dgain, scratch, dy, u, gain, stats, act));
+    nn_fused_push pc;
+    const vks_tensor *values;
+    VKS_TRY(nn_fused_push_init(ctx, fn, u, act, drop, &pc, &values));
+    const vks_tensor *ops[] = {u, gain, stats, dy, du, scratch, values};
+    VKS_TRY(vks_launch(seq, VKS_K_LN_BWD, ops, &pc, sizeof pc, nn_row_groups(pc.rows), 1, 1));
+    return vks_sum_cols(seq, dgain, scratch, accumulate_dgain);
+}

@@ -1,0 +1,398 @@
+/* The residual MLP: parameter layout, initialisation, and the recorded
+ * forward and backward passes (see mlp.h for the equations). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn/mlp.h"
+#include "nn/philox.h"
+
+void nn_mlp_defaults(nn_mlp_config *c)
+{
+    *c = (nn_mlp_config){.hidden = 256, .depth = 2, .expansion = 2, .act = NN_ACT_RELU2,
+                         .dropout = 0.0f, .final_norm = false, .out_scale = 1.0f, .seed = 0};
+}
+
+/* Widths beyond this would overflow the GEMM grids long before memory. */
+#define MLP_MAX_WIDTH (1u << 20)
+#define MLP_MAX_DEPTH 64u
+
+static vksac_status check_size(vks_ctx *ctx, const char *field, uint32_t v, uint32_t lo, uint32_t hi)
+{
+    if (v < lo || v > hi)
+        return vks_fail(ctx, VKSAC_E_ARG, "nn_mlp_create: field '%s' must be in [%u, %u], got %u", field, lo, hi, v);
+    return VKSAC_OK;
+}
+
+static vksac_status check_config(vks_ctx *ctx, const nn_mlp_config *c)
+{
+    VKS_TRY(check_size(ctx, "in", c->in, 1, MLP_MAX_WIDTH));
+    VKS_TRY(check_size(ctx, "out", c->out, 1, MLP_MAX_WIDTH));
+    VKS_TRY(check_size(ctx, "hidden", c->hidden, 1, MLP_MAX_WIDTH));
+    VKS_TRY(check_size(ctx, "depth", c->depth, 0, MLP_MAX_DEPTH));
+    VKS_TRY(check_size(ctx, "expansion", c->expansion, 1, MLP_MAX_WIDTH / c->hidden));
+    if ((unsigned)c->act > NN_ACT_CRELU || c->act == NN_ACT_NONE)
+        return vks_fail(ctx, VKSAC_E_ARG, "nn_mlp_create: field 'act' must be relu, relu2 or crelu, got %d",
+                        (int)c->act);
+    if (!(c->dropout >= 0.0f && c->dropout < 1.0f))
+        return vks_fail(ctx, VKSAC_E_ARG, "nn_mlp_create: field 'dropout' must be in [0, 1), got %g",
+                        (double)c->dropout);
+    if (!(isfinite(c->out_scale) && c->out_scale > 0.0f))
+        return vks_fail(ctx, VKSAC_E_ARG, "nn_mlp_create: field 'out_scale' must be positive and finite, got %g",
+                        (double)c->out_scale);
+    return VKSAC_OK;
+}
+
+/* ---- layout --------------------------------------------------------------- */
+
+typedef struct layout {
+    nn_param *shapes;
+    uint32_t n;
+} layout;
+
+static int add(layout *l, const char *name, uint32_t rows, uint32_t cols)
+{
+    nn_param *p = &l->shapes[l->n];
+    snprintf(p->name, sizeof p->name, "%s", name);
+    p->rows = rows;
+    p->cols = cols;
+    return (int)l->n++;
+}
+
+static int add_block(layout *l, uint32_t b, const char *part, uint32_t rows, uint32_t cols)
+{
+    char name[NN_NAME_LEN];
+    snprintf(name, sizeof name, "blocks.%u.%s", b, part);
+    return add(l, name, rows, cols);
+}
+
+static void lay_out(nn_mlp *m, layout *l)
+{
+    const nn_mlp_config *c = &m->cfg;
+    m->in_w = add(l, "proj_in.weight", c->hidden, c->in);
+    m->in_b = add(l, "proj_in.bias", 1, c->hidden);
+    m->ln_in = add(l, "ln_in.gain", 1, m->hs);
+    for (uint32_t b = 0; b < c->depth; b++) {
+        nn_mlp_block *k = &m->block[b];
+        k->fc1_w = add_block(l, b, "fc1.weight", m->eh, m->hs);
+        k->fc1_b = add_block(l, b, "fc1.bias", 1, m->eh);
+        k->ln_a = add_block(l, b, "ln_a.gain", 1, m->ea);
+        k->fc2_w = add_block(l, b, "fc2.weight", m->hs, m->ea);
+        k->fc2_b = add_block(l, b, "fc2.bias", 1, m->hs);
+        k->ln_b = add_block(l, b, "ln_b.gain", 1, m->hs);
+    }
+    m->ln_f = c->final_norm ? add(l, "ln_final.gain", 1, m->hs) : -1;
+    m->out_w = add(l, "proj_out.weight", c->out, m->hs);
+    m->out_b = add(l, "proj_out.bias", 1, c->out);
+}
+
+/* ---- initial weights ------------------------------------------------------ */
+
+static bool is_gain(const char *name) { return strstr(name, ".gain") != NULL; }
+
+vksac_status nn_mlp_initial_weights(const nn_mlp *m, float *dst)
+{
+    if (!m || !dst)
+        return VKSAC_E_ARG;
+    const nn_params *p = m->params;
+    for (uint32_t i = 0; i < p->count; i++) {
+        const nn_param *t = &p->param[i];
+        size_t n = (size_t)t->rows * t->cols;
+        /* Linear weight and bias both draw from U(±1/√fan_in), as PyTorch's
+         * nn.Linear (kaiming_uniform with a = √5); fan_in is the weight's
+         * cols, which the bias that follows its weight shares. */
+        bool bias = strstr(t->name, ".bias") != NULL;
+        uint32_t fan_in = bias ? p->param[i - 1].cols : t->cols;
+        float bound = 1.0f / sqrtf((float)fan_in);
+        if ((int)i == m->out_w)
+            bound *= m->cfg.out_scale;
+        float gain = strstr(t->name, "ln_b.gain") ? 1e-5f : 1.0f;
+        nn_rng rng = nn_rng_make(m->cfg.seed, i);
+        for (size_t j = 0; j < n; j++)
+            dst[j] = is_gain(t->name) ? gain : (2.0f * nn_rng_uniform(&rng) - 1.0f) * bound;
+        dst += n;
+    }
+    return VKSAC_OK;
+}
+
+void nn_mlp_destroy(nn_mlp *m)
+{
+    if (!m)
+        return;
+    nn_params_destroy(m->params);
+    free(m->block);
+    free(m);
+}
+
+static vksac_status upload_initial(nn_mlp *m)
+{
+    float *w = malloc(nn_params_dense_size(m->params) * sizeof *w);
+    if (!w)
+        return vks_fail(m->params->ctx, VKSAC_E_OOM, "out of host memory for the initial weights");
+    vksac_status st = nn_mlp_initial_weights(m, w);
+    if (st == VKSAC_OK)
+        st = nn_params_init(m->params, w);
+    free(w);
+    return st;
+}
+
+vksac_status nn_mlp_create(vks_ctx *ctx, const nn_mlp_config *cfg, nn_mlp **out)
+{
+    if (!ctx)
+        return VKSAC_E_ARG;
+    if (!cfg || !out)
+        return vks_fail(ctx, VKSAC_E_ARG, "nn_mlp_create: cfg and out must not be NULL");
+    *out = NULL;
+    VKS_TRY(check_config(ctx, cfg));
+    nn_mlp *m = calloc(1, sizeof *m);
+    uint32_t count = 5 + 6 * cfg->depth + (cfg->final_norm ? 1 : 0);
+    layout l = {calloc(count, sizeof *l.shapes), 0};
+    if (m)
+        m->block = calloc(cfg->depth + 1, sizeof *m->block);
+    if (!m || !m->block || !l.shapes) {
+        free(l.shapes);
+        nn_mlp_destroy(m);
+        return vks_fail(ctx, VKSAC_E_OOM, "out of host memory for an MLP");
+    }
+    m->cfg = *cfg;
+    m->hs = nn_act_width(cfg->act, cfg->hidden);
+    m->eh = cfg->expansion * cfg->hidden;
+    m->ea = nn_act_width(cfg->act, m->eh);
+    lay_out(m, &l);
+    vksac_status st = nn_params_create(ctx, l.shapes, l.n, &m->params);
+    free(l.shapes);
+    if (st == VKSAC_OK)
+        st = upload_initial(m);
+    if (st != VKSAC_OK) {
+        nn_mlp_destroy(m);
+        return st;
+    }
+    *out = m;
+    return VKSAC_OK;
+}
+
+/* ---- workspaces ----------------------------------------------------------- */
+
+typedef struct ws_block {
+    vks_tensor *z;          /* block input (B×hs) */
+    vks_tensor *u1, *a;     /* W₁z + b₁ (B×eh), LN_a(act(drop(u1))) (B×ea) */
+    vks_tensor *v;          /* W₂a + b₂ (B×hs) */
+    vks_tensor *stats_a, *stats_b;
+} ws_block;
+
+struct nn_mlp_ws {
+    const nn_mlp *m;
+    uint32_t batch;
+    const vks_tensor *values;
+    uint32_t counter_index, stream_base;
+    vks_tensor *u0, *stats_in;
+    ws_block *blk;          /* depth + 1: blk[depth].z is the last stream */
+    vks_tensor *zf, *stats_f;
+    /* backward scratch */
+    vks_tensor *g, *g2, *dv, *da, *du1, *du0, *scr_h, *scr_e;
+    bool train;             /* of the last recorded forward */
+};
+
+void nn_mlp_ws_destroy(nn_mlp_ws *ws)
+{
+    if (!ws)
+        return;
+    vks_tensor *own[] = {ws->u0, ws->stats_in, ws->zf, ws->stats_f, ws->g, ws->g2,
+                         ws->dv, ws->da, ws->du1, ws->du0, ws->scr_h, ws->scr_e};
+    for (size_t i = 0; i < sizeof own / sizeof *own; i++)
+        vks_tensor_destroy(own[i]);
+    for (uint32_t b = 0; ws->blk && b <= ws->m->cfg.depth; b++) {
+        ws_block *k = &ws->blk[b];
+        vks_tensor *t[] = {k->z, k->u1, k->a, k->v, k->stats_a, k->stats_b};
+        for (size_t i = 0; i < sizeof t / sizeof *t; i++)
+            vks_tensor_destroy(t[i]);
+    }
+    free(ws->blk);
+    free(ws);
+}
+
+static vksac_status own(nn_mlp_ws *ws, vks_ctx *ctx, vks_tensor **t, uint32_t cols)
+{
+    return vks_tensor_create(ctx, ws->batch, cols, t);
+}
+
+static vksac_status ws_alloc(nn_mlp_ws *ws, vks_ctx *ctx)
+{
+    const nn_mlp *m = ws->m;
+    uint32_t B = ws->batch;
+    VKS_TRY(own(ws, ctx, &ws->u0, m->cfg.hidden));
+    VKS_TRY(own(ws, ctx, &ws->stats_in, 2));
+    for (uint32_t b = 0; b <= m->cfg.depth; b++) {
+        ws_block *k = &ws->blk[b];
+        VKS_TRY(vks_tensor_create(ctx, B, m->hs, &k->z));
+        if (b == m->cfg.depth)
+            break;
+        VKS_TRY(vks_tensor_create(ctx, B, m->eh, &k->u1));
+        VKS_TRY(vks_tensor_create(ctx, B, m->ea, &k->a));
+        VKS_TRY(vks_tensor_create(ctx, B, m->hs, &k->v));
+        VKS_TRY(vks_tensor_create(ctx, B, 2, &k->stats_a));
+        VKS_TRY(vks_tensor_create(ctx, B, 2, &k->stats_b));
+    }
+    if (m->ln_f >= 0) {
+        VKS_TRY(own(ws, ctx, &ws->zf, m->hs));
+        VKS_TRY(own(ws, ctx, &ws->stats_f, 2));
+    }
+    VKS_TRY(own(ws, ctx, &ws->g, m->hs));
+    VKS_TRY(own(ws, ctx, &ws->g2, m->hs));
+    VKS_TRY(own(ws, ctx, &ws->dv, m->hs));
+    VKS_TRY(own(ws, ctx, &ws->du0, m->cfg.hidden));
+    VKS_TRY(own(ws, ctx, &ws->scr_h, m->hs));
+    if (m->cfg.depth > 0) {
+        VKS_TRY(own(ws, ctx, &ws->da, m->ea));
+        VKS_TRY(own(ws, ctx, &ws->du1, m->eh));
+        VKS_TRY(own(ws, ctx, &ws->scr_e, m->ea));
+    }
+    return VKSAC_OK;
+}
+
+vksac_status nn_mlp_ws_create(const nn_mlp *m, uint32_t batch, const vks_tensor *values,
+                              uint32_t counter_index, uint32_t stream_base, nn_mlp_ws **out)
+{
+    if (!m || !out)
+        return VKSAC_E_ARG;
+    vks_ctx *ctx = m->params->ctx;
+    *out = NULL;
+    if (batch == 0)
+        return vks_fail(ctx, VKSAC_E_ARG, "nn_mlp_ws_create: batch must be positive, got 0");
+    if (m->cfg.dropout > 0.0f && !values)
+        return vks_fail(ctx, VKSAC_E_ARG, "nn_mlp_ws_create: the network has dropout %g, so 'values' (the "
+                        "tensor holding the RNG counter) must not be NULL", (double)m->cfg.dropout);
+    if (values && counter_index + 2 > vks_tensor_cols(values))
+        return vks_fail(ctx, VKSAC_E_ARG, "nn_mlp_ws_create: counter_index %u needs 2 values, 'values' has %u",
+                        counter_index, vks_tensor_cols(values));
+    nn_mlp_ws *ws = calloc(1, sizeof *ws);
+    if (ws)
+        ws->blk = calloc(m->cfg.depth + 1, sizeof *ws->blk);
+    if (!ws || !ws->blk) {
+        free(ws);
+        return vks_fail(ctx, VKSAC_E_OOM, "out of host memory for an MLP workspace");
+    }
+    *ws = (nn_mlp_ws){.m = m, .batch = batch, .values = values, .counter_index = counter_index,
+                      .stream_base = stream_base, .blk = ws->blk};
+    vksac_status st = ws_alloc(ws, ctx);
+    if (st != VKSAC_OK) {
+        nn_mlp_ws_destroy(ws);
+        return st;
+    }
+    *out = ws;
+    return VKSAC_OK;
+}
+
+/* ---- passes --------------------------------------------------------------- */
+
+static vks_tensor *P(const nn_mlp *m, int role, int i) { return m->params->view[role][i]; }
+
+static nn_dropout block_dropout(const nn_mlp_ws *ws, uint32_t b)
+{
+    const nn_mlp_config *c = &ws->m->cfg;
+    return (nn_dropout){.rate = c->dropout, .seed = (uint32_t)c->seed ^ (uint32_t)(c->seed >> 32),
+                        .stream = ws->stream_base + b, .values = ws->values,
+                        .counter_index = ws->counter_index};
+}
+
+static vksac_status check_io(const nn_mlp *m, const nn_mlp_ws *ws, const vks_tensor *x, const vks_tensor *y,
+                             uint32_t ycols, const char *fn, const char *yname)
+{
+    vks_ctx *ctx = m->params->ctx;
+    if (ws->m != m)
+        return vks_fail(ctx, VKSAC_E_ARG, "%s: the workspace belongs to another network", fn);
+    VKS_TRY(vks_need_tensor(ctx, x, fn, "x"));
+    VKS_TRY(vks_need_tensor(ctx, y, fn, yname));
+    VKS_TRY(vks_need_shape(ctx, x, ws->batch, m->cfg.in, fn, "x"));
+    return vks_need_shape(ctx, y, ws->batch, ycols, fn, yname);
+}
+
+vksac_status nn_mlp_forward(vks_seq *seq, const nn_mlp *m, nn_mlp_ws *ws, const vks_tensor *x, vks_tensor *y,
+                            bool train)
+{
+    if (!seq || !m || !ws)
+        return VKSAC_E_ARG;
+    VKS_TRY(check_io(m, ws, x, y, m->cfg.out, "nn_mlp_forward", "y"));
+    nn_act act = m->cfg.act;
+    VKS_TRY(vks_gemm_fwd(seq, ws->u0, x, P(m, NN_THETA, m->in_w), P(m, NN_THETA, m->in_b), VKS_ACT_NONE));
+    VKS_TRY(nn_ln_forward(seq, ws->blk[0].z, ws->stats_in, ws->u0, P(m, NN_THETA, m->ln_in), NULL, act, NULL));
+    for (uint32_t b = 0; b < m->cfg.depth; b++) {
+        const nn_mlp_block *k = &m->block[b];
+        ws_block *w = &ws->blk[b];
+        nn_dropout drop = block_dropout(ws, b);
+        VKS_TRY(vks_gemm_fwd(seq, w->u1, w->z, P(m, NN_THETA, k->fc1_w), P(m, NN_THETA, k->fc1_b), VKS_ACT_NONE));
+        VKS_TRY(nn_ln_forward(seq, w->a, w->stats_a, w->u1, P(m, NN_THETA, k->ln_a), NULL, act,
+                              train && drop.rate > 0.0f ? &drop : NULL));
+        VKS_TRY(vks_gemm_fwd(seq, w->v, w->a, P(m, NN_THETA, k->fc2_w), P(m, NN_THETA, k->fc2_b), VKS_ACT_NONE));
+        VKS_TRY(nn_ln_forward(seq, ws->blk[b + 1].z, w->stats_b, w->v, P(m, NN_THETA, k->ln_b), w->z,
+                              NN_ACT_NONE, NULL));
+    }
+    vks_tensor *z = ws->blk[m->cfg.depth].z;
+    if (m->ln_f >= 0) {
+        VKS_TRY(nn_ln_forward(seq, ws->zf, ws->stats_f, z, P(m, NN_THETA, m->ln_f), NULL, NN_ACT_NONE, NULL));
+        z = ws->zf;
+    }
+    ws->train = train;
+    return vks_gemm_fwd(seq, y, z, P(m, NN_THETA, m->out_w), P(m, NN_THETA, m->out_b), VKS_ACT_NONE);
+}
+
+/* dW (+)= dYᵀX, db (+)= Σ_rows dY: a linear layer's parameter gradients. */
+static vksac_status linear_grads(vks_seq *seq, nn_mlp *m, int w, int b, const vks_tensor *dy,
+                                 const vks_tensor *x, bool acc)
+{
+    VKS_TRY(vks_gemm_dw(seq, P(m, NN_GRAD, w), dy, x, acc));
+    return vks_sum_cols(seq, P(m, NN_GRAD, b), dy, acc);
+}
+
+static vksac_status block_backward(vks_seq *seq, nn_mlp *m, nn_mlp_ws *ws, uint32_t b, bool acc)
+{
+    const nn_mlp_block *k = &m->block[b];
+    ws_block *w = &ws->blk[b];
+    nn_dropout drop = block_dropout(ws, b);
+    const nn_dropout *d = ws->train && drop.rate > 0.0f ? &drop : NULL;
+    /* ws->g holds ∂L/∂z_{b+1}; the residual passes it straight to z_b. */
+    VKS_TRY(nn_ln_backward(seq, ws->dv, P(m, NN_GRAD, k->ln_b), ws->scr_h, ws->g, w->v, P(m, NN_THETA, k->ln_b),
+                           w->stats_b, NN_ACT_NONE, NULL, acc));
+    VKS_TRY(linear_grads(seq, m, k->fc2_w, k->fc2_b, ws->dv, w->a, acc));
+    VKS_TRY(vks_gemm_dx(seq, ws->da, ws->dv, P(m, NN_THETA, k->fc2_w), 0));
+    VKS_TRY(nn_ln_backward(seq, ws->du1, P(m, NN_GRAD, k->ln_a), ws->scr_e, ws->da, w->u1,
+                           P(m, NN_THETA, k->ln_a), w->stats_a, m->cfg.act, d, acc));
+    VKS_TRY(linear_grads(seq, m, k->fc1_w, k->fc1_b, ws->du1, w->z, acc));
+    return vks_gemm_dx(seq, ws->g, ws->du1, P(m, NN_THETA, k->fc1_w), 1);
+}
+
+vksac_status nn_mlp_backward(vks_seq *seq, nn_mlp *m, nn_mlp_ws *ws, const vks_tensor *x, const vks_tensor *dy,
+                             vks_tensor *dx, bool accumulate)
+{
+    if (!seq || !m || !ws)
+        return VKSAC_E_ARG;
+    VKS_TRY(check_io(m, ws, x, dy, m->cfg.out, "nn_mlp_backward", "dy"));
+    if (dx)
+        VKS_TRY(vks_need_shape(m->params->ctx, dx, ws->batch, m->cfg.in, "nn_mlp_backward", "dx"));
+    bool acc = accumulate;
+    uint32_t L = m->cfg.depth;
+    const vks_tensor *zf = m->ln_f >= 0 ? ws->zf : ws->blk[L].z;
+    VKS_TRY(linear_grads(seq, m, m->out_w, m->out_b, dy, zf, acc));
+    if (m->ln_f >= 0) {
+        VKS_TRY(vks_gemm_dx(seq, ws->g2, dy, P(m, NN_THETA, m->out_w), 0));
+        VKS_TRY(nn_ln_backward(seq, ws->g, P(m, NN_GRAD, m->ln_f), ws->scr_h, ws->g2, ws->blk[L].z,
+                               P(m, NN_THETA, m->ln_f), ws->stats_f, NN_ACT_NONE, NULL, acc));
+    } else {
+        VKS_TRY(vks_gemm_dx(seq, ws->g, dy, P(m, NN_THETA, m->out_w), 0));
+    }
+    for (uint32_t b = L; b-- > 0;)
+        VKS_TRY(block_backward(seq, m, ws, b, acc));
+    VKS_TRY(nn_ln_backward(seq, ws->du0, P(m, NN_GRAD, m->ln_in), ws->scr_h, ws->g, ws->u0,
+                           P(m, NN_THETA, m->ln_in), ws->stats_in, m->cfg.act, NULL, acc));
+    VKS_TRY(linear_grads(seq, m, m->in_w, m->in_b, ws->du0, x, acc));
+    return dx ? vks_gemm_dx(seq, dx, ws->du0, P(m, NN_THETA, m->in_w), 0) : VKSAC_OK;
+}
+
+double nn_mlp_forward_flops(const nn_mlp *m, uint32_t batch)
+{
+    const nn_mlp_config *c = &m->cfg;
+    double macs = (double)c->in * c->hidden + (double)m->hs * c->out +
+                  (double)c->depth * ((double)m->hs * m->eh + (double)m->ea * m->hs);
+    return 2.0 * macs * batch;
+}
