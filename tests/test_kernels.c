@@ -174,6 +174,24 @@ static void test_beyond_grid_cap(void **state)
     assert_int_equal(failures, 0);
 }
 
+/* A reduction loop longer than lavapipe runs is refused, not truncated:
+ * 65535 rows sum exactly, 65536 give E_UNSUPPORTED. */
+static void test_loop_limit(void **state)
+{
+    (void)state;
+    float *hs, *hout;
+    vks_tensor *src = th_rand_tensor(65535, 1, 54, &hs), *big = th_tensor(65536, 1, NULL);
+    vks_tensor *out = th_rand_tensor(1, 1, 55, &hout);
+    vks_seq *seq = th_seq_begin(0);
+    TH_OK(vks_sum_cols(seq, out, src, 0));
+    TH_ERR(th.ctx, vks_sum_cols(seq, out, big, 0), VKSAC_E_UNSUPPORTED);
+    th_seq_finish(seq);
+    ref_sum_cols(hout, hs, 65535, 1, 0);
+    assert_true(th_check(out, hout, TH_TOL, "sum_cols over 65535 rows"));
+    free(hs), free(hout);
+    vks_tensor_destroy(src), vks_tensor_destroy(big), vks_tensor_destroy(out);
+}
+
 int main(int argc, char **argv)
 {
     if (th_parse_args(argc, argv, "kernels") != 0)
@@ -184,6 +202,7 @@ int main(int argc, char **argv)
         TH_TEST(test_sum_rows),
         TH_TEST(test_sum_cols),
         TH_TEST(test_beyond_grid_cap),
+        TH_TEST(test_loop_limit),
     };
     return cmocka_run_group_tests_name(th.group_name, tests,
                                        th_group_setup, th_group_teardown);

@@ -5,7 +5,6 @@
 #include <stdlib.h>
 
 #include "nn/nn.h"
-#include "vk/internal.h"
 
 vksac_status nn_rsmnorm_create(vks_ctx *ctx, uint32_t dim, nn_rsmnorm **out)
 {
@@ -54,7 +53,7 @@ static vksac_status need_input(vks_ctx *ctx, const nn_rsmnorm *r, const vks_tens
     if (!r)
         return vks_fail(ctx, VKSAC_E_ARG, "%s: the RSMNorm 'r' must not be NULL", fn);
     VKS_TRY(vks_need_tensor(ctx, x, fn, name));
-    return vks_need_shape(ctx, x, x->rows, r->dim, fn, name);
+    return vks_need_shape(ctx, x, vks_tensor_rows(x), r->dim, fn, name);
 }
 
 vksac_status nn_rsmnorm_update(vks_seq *seq, nn_rsmnorm *r, const vks_tensor *x)
@@ -64,7 +63,7 @@ vksac_status nn_rsmnorm_update(vks_seq *seq, nn_rsmnorm *r, const vks_tensor *x)
         return VKSAC_E_ARG;
     vks_ctx *ctx = vks_seq_ctx(seq);
     VKS_TRY(need_input(ctx, r, x, fn, "x"));
-    struct { uint32_t rows, cols, stride4; } pc = {x->rows, x->cols, x->stride / 4};
+    struct { uint32_t rows, cols, stride4; } pc = {vks_tensor_rows(x), vks_tensor_cols(x), vks_tensor_stride(x) / 4};
     const vks_tensor *ops[] = {x, r->stats};
     return vks_launch(seq, VKS_K_RSM_UPDATE, ops, &pc, sizeof pc,
                       vks_groups_1d(ctx, VKS_K_RSM_UPDATE, pc.stride4), 1, 1);
@@ -79,8 +78,8 @@ static vksac_status apply(vks_seq *seq, const nn_rsmnorm *r, vks_tensor *y, cons
     vks_ctx *ctx = vks_seq_ctx(seq);
     VKS_TRY(need_input(ctx, r, x, fn, xname));
     VKS_TRY(vks_need_tensor(ctx, y, fn, yname));
-    VKS_TRY(vks_need_shape(ctx, y, x->rows, x->cols, fn, yname));
-    struct { uint32_t n4, cols, stride4, center; } pc = {x->rows * (x->stride / 4), x->cols, x->stride / 4,
+    VKS_TRY(vks_need_shape(ctx, y, vks_tensor_rows(x), vks_tensor_cols(x), fn, yname));
+    struct { uint32_t n4, cols, stride4, center; } pc = {vks_tensor_rows(x) * (vks_tensor_stride(x) / 4), vks_tensor_cols(x), vks_tensor_stride(x) / 4,
                                                          center != 0};
     const vks_tensor *ops[] = {x, r->stats, y};
     return vks_launch(seq, VKS_K_RSM_APPLY, ops, &pc, sizeof pc, vks_groups_1d(ctx, VKS_K_RSM_APPLY, pc.n4), 1, 1);

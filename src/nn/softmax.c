@@ -5,7 +5,6 @@
 #include <stdlib.h>
 
 #include "nn/nn.h"
-#include "vk/internal.h"
 
 /* Push-constant flags: which of the optional operands are present. */
 enum { HAS_FIRST = 1u, HAS_SECOND = 2u };
@@ -72,10 +71,10 @@ static vksac_status read_segments(vks_ctx *ctx, const vks_tensor *segs, uint32_t
                                   uint32_t *nseg)
 {
     VKS_TRY(vks_need_tensor(ctx, segs, fn, "segs"));
-    uint32_t n = segs->cols;
-    if (segs->rows != 1 || n < 2)
+    uint32_t n = vks_tensor_cols(segs);
+    if (vks_tensor_rows(segs) != 1 || n < 2)
         return vks_fail(ctx, VKSAC_E_ARG, "%s: tensor 'segs' is %ux%u, expected 1x(n+1) boundaries with n >= 1",
-                        fn, segs->rows, n);
+                        fn, vks_tensor_rows(segs), n);
     float *b = malloc((size_t)n * sizeof *b);
     if (!b)
         return vks_fail(ctx, VKSAC_E_OOM, "%s: out of host memory for %u boundaries", fn, n);
@@ -97,7 +96,7 @@ static vksac_status need_optional(vks_ctx *ctx, const vks_tensor *t, const vks_t
     if (!t)
         return VKSAC_OK;
     VKS_TRY(vks_need_tensor(ctx, t, fn, name));
-    return vks_need_shape(ctx, t, like->rows, like->cols, fn, name);
+    return vks_need_shape(ctx, t, vks_tensor_rows(like), vks_tensor_cols(like), fn, name);
 }
 
 vksac_status nn_softmax_forward(vks_seq *seq, vks_tensor *p, vks_tensor *logp, const vks_tensor *x,
@@ -114,14 +113,14 @@ vksac_status nn_softmax_forward(vks_seq *seq, vks_tensor *p, vks_tensor *logp, c
     VKS_TRY(need_optional(ctx, logp, x, fn, "logp"));
     if (p == logp)
         return vks_fail(ctx, VKSAC_E_ARG, "%s: outputs 'p' and 'logp' are the same tensor", fn);
-    softmax_push pc = {x->rows, x->cols, x->stride, 0, (p ? HAS_FIRST : 0u) | (logp ? HAS_SECOND : 0u)};
-    VKS_TRY(read_segments(ctx, segs, x->cols, fn, &pc.nseg));
+    softmax_push pc = {vks_tensor_rows(x), vks_tensor_cols(x), vks_tensor_stride(x), 0, (p ? HAS_FIRST : 0u) | (logp ? HAS_SECOND : 0u)};
+    VKS_TRY(read_segments(ctx, segs, vks_tensor_cols(x), fn, &pc.nseg));
     /* An absent output binds the present one, which the kernel then leaves
      * alone: vks_launch refuses NULL for a written binding, and binding the
      * shared placeholder as written would add false hazards elsewhere. */
     const vks_tensor *ops[] = {x, segs, p ? p : logp, logp ? logp : p};
     return vks_launch(seq, VKS_K_SOFTMAX_FWD, ops, &pc, sizeof pc,
-                      vks_groups_1d(ctx, VKS_K_SOFTMAX_FWD, x->rows), 1, 1);
+                      vks_groups_1d(ctx, VKS_K_SOFTMAX_FWD, vks_tensor_rows(x)), 1, 1);
 }
 
 vksac_status nn_softmax_backward(vks_seq *seq, vks_tensor *dx, const vks_tensor *p, const vks_tensor *dp,
@@ -133,16 +132,16 @@ vksac_status nn_softmax_backward(vks_seq *seq, vks_tensor *dx, const vks_tensor 
     vks_ctx *ctx = vks_seq_ctx(seq);
     VKS_TRY(vks_need_tensor(ctx, p, fn, "p"));
     VKS_TRY(vks_need_tensor(ctx, dx, fn, "dx"));
-    VKS_TRY(vks_need_shape(ctx, dx, p->rows, p->cols, fn, "dx"));
+    VKS_TRY(vks_need_shape(ctx, dx, vks_tensor_rows(p), vks_tensor_cols(p), fn, "dx"));
     if (!dp && !dlogp)
         return vks_fail(ctx, VKSAC_E_ARG, "%s: gradients 'dp' and 'dlogp' are both NULL; at least one is needed",
                         fn);
     VKS_TRY(need_optional(ctx, dp, p, fn, "dp"));
     VKS_TRY(need_optional(ctx, dlogp, p, fn, "dlogp"));
-    softmax_push pc = {p->rows, p->cols, p->stride, 0, (dp ? HAS_FIRST : 0u) | (dlogp ? HAS_SECOND : 0u)};
-    VKS_TRY(read_segments(ctx, segs, p->cols, fn, &pc.nseg));
+    softmax_push pc = {vks_tensor_rows(p), vks_tensor_cols(p), vks_tensor_stride(p), 0, (dp ? HAS_FIRST : 0u) | (dlogp ? HAS_SECOND : 0u)};
+    VKS_TRY(read_segments(ctx, segs, vks_tensor_cols(p), fn, &pc.nseg));
     /* Absent gradients bind the placeholder (read-only, never read). */
     const vks_tensor *ops[] = {p, segs, dp, dlogp, dx};
     return vks_launch(seq, VKS_K_SOFTMAX_BWD, ops, &pc, sizeof pc,
-                      vks_groups_1d(ctx, VKS_K_SOFTMAX_BWD, p->rows), 1, 1);
+                      vks_groups_1d(ctx, VKS_K_SOFTMAX_BWD, vks_tensor_rows(p)), 1, 1);
 }

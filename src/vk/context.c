@@ -127,6 +127,16 @@ vksac_status vks_instance_create(vks_ctx *ctx, bool validation, int cpu_threads)
     return VKSAC_OK;
 }
 
+/* The row-reduction kernels (LayerNorm) use subgroupAdd in compute. */
+static bool subgroup_arithmetic(VkPhysicalDevice phys)
+{
+    VkPhysicalDeviceSubgroupProperties sub = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES};
+    VkPhysicalDeviceProperties2 p2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2, .pNext = &sub};
+    vkGetPhysicalDeviceProperties2(phys, &p2);
+    return (sub.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
+           (sub.supportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT);
+}
+
 static vksac_status device_create(vks_ctx *ctx, const vksac_context_config *cfg)
 {
     int index = 0;
@@ -137,6 +147,7 @@ static vksac_status device_create(vks_ctx *ctx, const vksac_context_config *cfg)
     vks_describe_device(ctx->phys, index, &ctx->info);
     ctx->info.preferred = !(want && *want);
     vkGetPhysicalDeviceProperties(ctx->phys, &ctx->props);
+    ctx->subgroup_arithmetic = subgroup_arithmetic(ctx->phys);
     ctx->queue_family = (uint32_t)vks_compute_queue_family(ctx->phys, NULL);
     ctx->timestamps = ctx->info.timestamps;
     ctx->push_descriptors = ctx->info.push_descriptors && !cfg->no_push_descriptors;

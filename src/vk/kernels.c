@@ -55,6 +55,10 @@ static const kernel_desc KERNELS[VKS_K_COUNT] = {
 };
 #undef K
 
+/* Kernels that need subgroup arithmetic (an optional Vulkan 1.1 feature
+ * that lavapipe and desktop GPUs have) for their row reductions. */
+static const uint64_t NEEDS_SUBGROUP_ARITHMETIC = 1ull << VKS_K_LN_FWD | 1ull << VKS_K_LN_BWD;
+
 uint32_t vks_kernel_bindings(vks_kernel_id id) { return KERNELS[id].bindings; }
 bool vks_kernel_binding_is_vec4(vks_kernel_id id, uint32_t b) { return KERNELS[id].vec4_mask >> b & 1; }
 bool vks_kernel_binding_writes(vks_kernel_id id, uint32_t b) { return KERNELS[id].write_mask >> b & 1; }
@@ -159,6 +163,9 @@ vksac_status vks_kernel_pipeline(vks_ctx *ctx, vks_kernel_id id, vks_kernel **ou
 {
     if ((unsigned)id >= VKS_K_COUNT)
         return vks_fail(ctx, VKSAC_E_ARG, "kernel id %d is out of range (0..%d)", (int)id, VKS_K_COUNT - 1);
+    if ((NEEDS_SUBGROUP_ARITHMETIC >> id & 1) && !ctx->subgroup_arithmetic)
+        return vks_fail(ctx, VKSAC_E_UNSUPPORTED, "kernel '%s' needs subgroup arithmetic in compute shaders, "
+                        "which device '%s' lacks", KERNELS[id].name, ctx->info.name);
     vks_kernel *k = &ctx->kernels[id];
     vksac_status st = k->pipeline ? VKSAC_OK : pipeline_create(ctx, id, k);
     *out = k;

@@ -31,6 +31,15 @@ vksac_status vks_need_shape(vks_ctx *ctx, const vks_tensor *t, uint32_t rows, ui
     return VKSAC_OK;
 }
 
+vksac_status vks_need_loop(vks_ctx *ctx, uint64_t n, const char *fn, const char *what)
+{
+    if (n > VKS_MAX_LOOP)
+        return vks_fail(ctx, VKSAC_E_UNSUPPORTED, "%s: %s of %llu exceeds the %u iterations one shader loop may "
+                        "run (lavapipe ends longer loops early); split the operation", fn, what,
+                        (unsigned long long)n, VKS_MAX_LOOP);
+    return VKSAC_OK;
+}
+
 vksac_status vks_fill(vks_seq *s, vks_tensor *y, float value)
 {
     if (!s)
@@ -64,6 +73,7 @@ vksac_status vks_sum_rows(vks_seq *s, vks_tensor *out, const vks_tensor *x, int 
     VKS_TRY(vks_need_tensor(ctx, out, "vks_sum_rows", "out"));
     VKS_TRY(vks_need_tensor(ctx, x, "vks_sum_rows", "x"));
     VKS_TRY(vks_need_shape(ctx, out, 1, x->rows, "vks_sum_rows", "out"));
+    VKS_TRY(vks_need_loop(ctx, x->stride / 4, "vks_sum_rows", "a row of texels"));
     struct { uint32_t rows, stride4, out_len, accumulate; } pc = {x->rows, x->stride / 4, out->stride,
                                                                    accumulate != 0};
     const vks_tensor *ops[] = {x, out};
@@ -78,6 +88,7 @@ vksac_status vks_sum_cols(vks_seq *s, vks_tensor *out, const vks_tensor *x, int 
     VKS_TRY(vks_need_tensor(ctx, out, "vks_sum_cols", "out"));
     VKS_TRY(vks_need_tensor(ctx, x, "vks_sum_cols", "x"));
     VKS_TRY(vks_need_shape(ctx, out, 1, x->cols, "vks_sum_cols", "out"));
+    VKS_TRY(vks_need_loop(ctx, x->rows, "vks_sum_cols", "a column of rows"));
     struct { uint32_t rows, stride4, accumulate; } pc = {x->rows, x->stride / 4, accumulate != 0};
     const vks_tensor *ops[] = {x, out};
     return vks_launch(s, VKS_K_SUM_COLS, ops, &pc, sizeof pc, vks_groups_1d(ctx, VKS_K_SUM_COLS, pc.stride4), 1, 1);

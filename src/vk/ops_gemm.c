@@ -68,6 +68,7 @@ vksac_status vks_gemm_fwd(vks_seq *s, vks_tensor *y, const vks_tensor *x, const 
     if ((unsigned)act > VKS_ACT_RELU2)
         return vks_fail(ctx, VKSAC_E_ARG, "%s: activation %d is not one of none (0), relu (1), relu2 (2)", fn, (int)act);
     VKS_TRY(need_distinct(ctx, y, x, w, fn));
+    VKS_TRY(vks_need_loop(ctx, x->stride / 4, fn, "a reduction over K/4 texels"));
     uint32_t flags = (b ? 1u : 0u) | (uint32_t)act << 1;
     if (ctx->gemm_variant == 2) {
         tiled_push pc = {M, N, K, x->stride, 1, 1, w->stride, y->stride, flags};
@@ -98,6 +99,7 @@ vksac_status vks_gemm_dx(vks_seq *s, vks_tensor *dx, const vks_tensor *dy, const
     VKS_TRY(vks_need_shape(ctx, w, N, K, fn, "w"));
     VKS_TRY(vks_need_shape(ctx, dx, M, K, fn, "dx"));
     VKS_TRY(need_distinct(ctx, dx, dy, w, fn));
+    VKS_TRY(vks_need_loop(ctx, N, fn, "a reduction over N"));
     if (ctx->gemm_variant == 2) {
         tiled_push pc = {M, K, N, dy->stride, 1, w->stride, 1, dx->stride, accumulate ? 8u : 0u};
         return launch_tiled(s, dy, w, NULL, dx, &pc);
@@ -121,6 +123,7 @@ vksac_status vks_gemm_dw(vks_seq *s, vks_tensor *dw, const vks_tensor *dy, const
     VKS_TRY(vks_need_shape(ctx, x, M, K, fn, "x"));
     VKS_TRY(vks_need_shape(ctx, dw, N, K, fn, "dw"));
     VKS_TRY(need_distinct(ctx, dw, dy, x, fn));
+    VKS_TRY(vks_need_loop(ctx, M, fn, "a reduction over M rows"));
     if (ctx->gemm_variant == 2) {
         tiled_push pc = {N, K, M, 1, dy->stride, x->stride, 1, dw->stride, accumulate ? 8u : 0u};
         return launch_tiled(s, dy, x, NULL, dw, &pc);
