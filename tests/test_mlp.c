@@ -96,7 +96,10 @@ static int check_d(const float *got, const double *ref, size_t n, double tol, co
     return e <= tol;
 }
 
-static int run_case(const mlp_case *c, size_t k)
+/* Forward and backward on the device against the reference; in training
+ * mode with dropout, also evaluation mode (no masks) must match the
+ * reference without them. A second backward with `accumulate` must add. */
+static int run_case(const mlp_case *c, size_t k, bool train)
 {
     nn_mlp_config cfg = config_of(c, 1000 + k);
     nn_mlp *m = NULL;
@@ -111,30 +114,40 @@ static int run_case(const mlp_case *c, size_t k)
     vks_tensor *y = th_tensor(c->batch, c->out, NULL), *dx = th_tensor(c->batch, c->in, NULL);
 
     vks_seq *seq = th_seq_begin(0);
-    TH_OK(nn_mlp_forward(seq, m, ws, x, y, true));
+    TH_OK(nn_mlp_forward(seq, m, ws, x, y, train));
     TH_OK(nn_mlp_backward(seq, m, ws, x, dy, dx, false));
     th_seq_finish(seq);
+    float *gg = read_role(m, NN_GRAD);
+    seq = th_seq_begin(0);
+    TH_OK(nn_mlp_backward(seq, m, ws, x, dy, NULL, true));
+    th_seq_finish(seq);
+    float *gg2 = read_role(m, NN_GRAD);
 
     ref_mlp r = ref_of(&cfg);
     size_t ny = (size_t)c->batch * c->out, nx = (size_t)c->batch * c->in;
     double *xd = th_to_double(hx, nx), *dyd = th_to_double(hdy, ny);
     double *ry = calloc(ny, sizeof *ry), *rg = calloc(r.size, sizeof *rg), *rdx = calloc(nx, sizeof *rdx);
     assert_int_equal(r.size, nn_params_dense_size(m->params));
-    ref_mlp_run(&r, theta, xd, c->batch, 1, COUNTER, ry, dyd, rg, rdx);
+    ref_mlp_run(&r, theta, xd, c->batch, train, COUNTER, ry, dyd, rg, rdx);
 
-    float *gy = th_read(y), *gdx = th_read(dx), *gg = read_role(m, NN_GRAD);
-    char what[128];
+    float *gy = th_read(y), *gdx = th_read(dx);
+    char what[160];
     int ok = 1;
-    snprintf(what, sizeof what, "%s: y", c->what);
+    const char *mode = train ? "train" : "eval";
+    snprintf(what, sizeof what, "%s (%s): y", c->what, mode);
     ok &= check_d(gy, ry, ny, TH_TOL, what) && th_padding_zero(y, what);
-    snprintf(what, sizeof what, "%s: dx", c->what);
+    snprintf(what, sizeof what, "%s (%s): dx", c->what, mode);
     ok &= check_d(gdx, rdx, nx, TH_TOL, what) && th_padding_zero(dx, what);
     for (uint32_t i = 0; i < r.ntensors; i++) {
-        snprintf(what, sizeof what, "%s: grad %s", c->what, m->params->param[i].name);
+        snprintf(what, sizeof what, "%s (%s): grad %s", c->what, mode, m->params->param[i].name);
         ok &= check_d(gg + r.span[i].offset, rg + r.span[i].offset, r.span[i].n, TH_TOL, what);
         ok &= th_padding_zero(m->params->view[NN_GRAD][i], what);
+        for (size_t j = 0; j < r.span[i].n; j++)
+            rg[r.span[i].offset + j] *= 2.0;
+        snprintf(what, sizeof what, "%s (%s): accumulated grad %s", c->what, mode, m->params->param[i].name);
+        ok &= check_d(gg2 + r.span[i].offset, rg + r.span[i].offset, r.span[i].n, TH_TOL, what);
     }
-    free(gy), free(gdx), free(gg), free(ry), free(rg), free(rdx), free(xd), free(dyd), free(hx), free(hdy), free(theta);
+    free(gy), free(gdx), free(gg), free(gg2), free(ry), free(rg), free(rdx), free(xd), free(dyd), free(hx), free(hdy), free(theta);
     vks_tensor_destroy(x), vks_tensor_destroy(dy), vks_tensor_destroy(y), vks_tensor_destroy(dx);
     vks_tensor_destroy(values);
     nn_mlp_ws_destroy(ws);
@@ -146,9 +159,44 @@ static void test_forward_backward(void **state)
 {
     (void)state;
     int failures = 0;
-    for (size_t k = 0; k < NCASES; k++)
-        failures += !run_case(&cases[k], k);
+    for (size_t k = 0; k < NCASES; k++) {
+        failures += !run_case(&cases[k], k, true);
+        if (cases[k].dropout > 0.0f)
+            failures += !run_case(&cases[k], k, false);
+    }
     assert_int_equal(failures, 0);
+}
+
+/* Two workspaces of one network with different stream bases draw
+ * different masks; the same base, the same. */
+static void test_dropout_streams(void **state)
+{
+    (void)state;
+    mlp_case c = cases[2];
+    nn_mlp_config cfg = config_of(&c, 77);
+    nn_mlp *m = NULL;
+    TH_OK(nn_mlp_create(th.ctx, &cfg, &m));
+    free(randomize(m, 78));
+    vks_tensor *values = counter_values(1.0f, 0.0f);
+    nn_mlp_ws *ws[3] = {NULL, NULL, NULL};
+    static const uint32_t bases[3] = {0, 0, 16};
+    vks_tensor *x = th_rand_tensor(8, c.in, 79, NULL), *y[3];
+    vks_seq *seq = th_seq_begin(0);
+    for (int i = 0; i < 3; i++) {
+        TH_OK(nn_mlp_ws_create(m, 8, values, 0, bases[i], &ws[i]));
+        y[i] = th_tensor(8, c.out, NULL);
+        TH_OK(nn_mlp_forward(seq, m, ws[i], x, y[i], true));
+    }
+    th_seq_finish(seq);
+    float *a = th_read(y[0]), *b = th_read(y[1]), *o = th_read(y[2]);
+    assert_memory_equal(a, b, (size_t)8 * c.out * sizeof *a);
+    assert_memory_not_equal(a, o, (size_t)8 * c.out * sizeof *a);
+    free(a), free(b), free(o);
+    /* The network may go before its workspaces. */
+    nn_mlp_destroy(m);
+    for (int i = 0; i < 3; i++)
+        nn_mlp_ws_destroy(ws[i]), vks_tensor_destroy(y[i]);
+    vks_tensor_destroy(x), vks_tensor_destroy(values);
 }
 
 /* L = Σ dy ⊙ y, evaluated by the reference at θ. */
@@ -456,6 +504,7 @@ int main(int argc, char **argv)
         return 2;
     const struct CMUnitTest tests[] = {
         TH_TEST(test_forward_backward),
+        TH_TEST(test_dropout_streams),
         TH_TEST(test_reference_finite_differences),
         TH_TEST(test_three_steps_adam_atan2),
         TH_TEST(test_three_steps_adamw_clip),

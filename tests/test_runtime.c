@@ -673,6 +673,43 @@ static void test_sync_validation_hook(void **state)
     vks_ctx_destroy(ctx);
 }
 
+/* Views alias their parent: writes through one show in the other, kernels
+ * on a view touch only its range, and bad offsets and shapes fail. */
+static void test_tensor_views(void **state)
+{
+    (void)state;
+    vks_tensor *parent = th_tensor(1, 256, NULL), *v = NULL, *vv = NULL;
+    TH_OK(vks_tensor_view(parent, 64, 3, 5, &v));
+    assert_int_equal(vks_tensor_stride(v), 8);
+    TH_OK(vks_tensor_view(v, 0, 2, 8, &vv));   /* a view of a view */
+    vks_seq *seq = th_seq_begin(0);
+    TH_OK(vks_fill(seq, v, 2.0f));
+    th_seq_finish(seq);
+    float *all = th_read(parent);
+    for (int i = 0; i < 256; i++) {
+        int inside = i >= 64 && i < 64 + 24 && (i - 64) % 8 < 5;
+        assert_float_equal(all[i], inside ? 2.0f : 0.0f, 0.0);
+    }
+    float ones[16];
+    for (int i = 0; i < 16; i++)
+        ones[i] = 1.0f;
+    TH_OK(vks_tensor_write(vv, ones));
+    float got[15];
+    TH_OK(vks_tensor_read(v, got));
+    for (int i = 0; i < 15; i++)
+        assert_float_equal(got[i], i < 10 ? 1.0f : 2.0f, 0.0);
+    vks_tensor *bad = (vks_tensor *)parent;
+    TH_ERR(th.ctx, vks_tensor_view(parent, 2, 1, 4, &bad), VKSAC_E_ARG);   /* not texel-aligned */
+    assert_null(bad);
+    TH_ERR(th.ctx, vks_tensor_view(parent, 192, 2, 64, &bad), VKSAC_E_ARG);   /* past the end */
+    TH_ERR(th.ctx, vks_tensor_view(parent, 0, 0, 4, &bad), VKSAC_E_ARG);
+    TH_ERR(th.ctx, vks_tensor_view(parent, (uint64_t)1 << 40, 1, 4, &bad), VKSAC_E_ARG);
+    free(all);
+    vks_tensor_destroy(vv);
+    vks_tensor_destroy(v);
+    vks_tensor_destroy(parent);
+}
+
 int main(int argc, char **argv)
 {
     if (th_parse_args(argc, argv, "runtime") != 0)
@@ -693,6 +730,7 @@ int main(int argc, char **argv)
         TH_TEST(test_device_selection),
         TH_TEST(test_no_such_device),
         TH_TEST(test_public_api),
+        TH_TEST(test_tensor_views),
         TH_TEST(test_validation_hook),
         TH_TEST(test_sync_validation_hook),
     };

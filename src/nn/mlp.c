@@ -183,7 +183,7 @@ typedef struct ws_block {
 
 struct nn_mlp_ws {
     const nn_mlp *m;
-    uint32_t batch;
+    uint32_t batch, depth;  /* depth kept: the network may go first */
     const vks_tensor *values;
     uint32_t counter_index, stream_base;
     vks_tensor *u0, *stats_in;
@@ -202,7 +202,7 @@ void nn_mlp_ws_destroy(nn_mlp_ws *ws)
                          ws->dv, ws->da, ws->du1, ws->du0, ws->scr_h, ws->scr_e};
     for (size_t i = 0; i < sizeof own / sizeof *own; i++)
         vks_tensor_destroy(own[i]);
-    for (uint32_t b = 0; ws->blk && b <= ws->m->cfg.depth; b++) {
+    for (uint32_t b = 0; ws->blk && b <= ws->depth; b++) {
         ws_block *k = &ws->blk[b];
         vks_tensor *t[] = {k->z, k->u1, k->a, k->v, k->stats_a, k->stats_b};
         for (size_t i = 0; i < sizeof t / sizeof *t; i++)
@@ -273,7 +273,7 @@ vksac_status nn_mlp_ws_create(const nn_mlp *m, uint32_t batch, const vks_tensor 
         free(ws);
         return vks_fail(ctx, VKSAC_E_OOM, "out of host memory for an MLP workspace");
     }
-    *ws = (nn_mlp_ws){.m = m, .batch = batch, .values = values, .counter_index = counter_index,
+    *ws = (nn_mlp_ws){.m = m, .batch = batch, .depth = m->cfg.depth, .values = values, .counter_index = counter_index,
                       .stream_base = stream_base, .blk = ws->blk};
     vksac_status st = ws_alloc(ws, ctx);
     if (st != VKSAC_OK) {

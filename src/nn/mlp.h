@@ -65,6 +65,8 @@ vksac_status nn_mlp_initial_weights(const nn_mlp *m, float *dst);
  * must not share masks get different stream bases. values may be NULL
  * when the network has no dropout. */
 typedef struct nn_mlp_ws nn_mlp_ws;
+/* A workspace may be destroyed before or after its network, but not used
+ * once the network is gone. */
 vksac_status nn_mlp_ws_create(const nn_mlp *m, uint32_t batch, const vks_tensor *values,
                               uint32_t counter_index, uint32_t stream_base, nn_mlp_ws **out);
 void nn_mlp_ws_destroy(nn_mlp_ws *ws);

@@ -25,11 +25,11 @@ static vksac_status check_shapes(vks_ctx *ctx, const nn_param *shapes, uint32_t 
     if (!shapes || count == 0)
         return vks_fail(ctx, VKSAC_E_ARG, "nn_params_create: at least one tensor is needed");
     for (uint32_t i = 0; i < count; i++) {
+        if (!memchr(shapes[i].name, 0, NN_NAME_LEN) || !shapes[i].name[0])
+            return vks_fail(ctx, VKSAC_E_ARG, "nn_params_create: tensor %u has an empty or unterminated name", i);
         if (shapes[i].rows == 0 || shapes[i].cols == 0)
             return vks_fail(ctx, VKSAC_E_ARG, "nn_params_create: tensor '%s' is %ux%u, sizes must be positive",
                             shapes[i].name, shapes[i].rows, shapes[i].cols);
-        if (!memchr(shapes[i].name, 0, NN_NAME_LEN) || !shapes[i].name[0])
-            return vks_fail(ctx, VKSAC_E_ARG, "nn_params_create: tensor %u has an empty or unterminated name", i);
     }
     return VKSAC_OK;
 }

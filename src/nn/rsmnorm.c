@@ -63,6 +63,7 @@ vksac_status nn_rsmnorm_update(vks_seq *seq, nn_rsmnorm *r, const vks_tensor *x)
         return VKSAC_E_ARG;
     vks_ctx *ctx = vks_seq_ctx(seq);
     VKS_TRY(need_input(ctx, r, x, fn, "x"));
+    VKS_TRY(vks_need_loop(ctx, vks_tensor_rows(x), fn, "a batch of rows"));
     struct { uint32_t rows, cols, stride4; } pc = {vks_tensor_rows(x), vks_tensor_cols(x), vks_tensor_stride(x) / 4};
     const vks_tensor *ops[] = {x, r->stats};
     return vks_launch(seq, VKS_K_RSM_UPDATE, ops, &pc, sizeof pc,

@@ -32,6 +32,9 @@ vksac_status nn_segments_create(vks_ctx *ctx, const uint32_t *sizes, uint32_t n,
         total += sizes[i];
         if (sizes[i] == 0)
             st = vks_fail(ctx, VKSAC_E_ARG, "%s: sizes[%u] is 0, every segment needs at least one column", fn, i);
+        else if (sizes[i] > VKS_MAX_LOOP)   /* the kernels loop over a segment */
+            st = vks_fail(ctx, VKSAC_E_UNSUPPORTED, "%s: sizes[%u] is %u, at most %u columns per segment", fn, i,
+                          sizes[i], VKS_MAX_LOOP);
         else if (total > (1u << 24))   /* boundaries are floats: stay exact */
             st = vks_fail(ctx, VKSAC_E_ARG, "%s: sizes[%u] = %u brings the total to %llu, above 2^24", fn, i,
                           sizes[i], (unsigned long long)total);
@@ -56,10 +59,10 @@ vksac_status nn_segments_create(vks_ctx *ctx, const uint32_t *sizes, uint32_t n,
 static vksac_status check_bound(vks_ctx *ctx, const float *b, uint32_t i, const char *fn)
 {
     float prev = i ? b[i - 1] : 0.0f;
-    bool ok = b[i] == floorf(b[i]) && (i == 0 ? b[i] == 0.0f : b[i] > prev);
+    bool ok = b[i] == floorf(b[i]) && (i == 0 ? b[i] == 0.0f : b[i] > prev && b[i] - prev <= VKS_MAX_LOOP);
     if (!ok)
         return vks_fail(ctx, VKSAC_E_ARG, "%s: segs boundary %u is %g after %g; boundaries must be integers "
-                        "rising from 0 (see nn_segments_create)", fn, i, (double)b[i], (double)prev);
+                        "rising from 0, segments of at most 65535 (see nn_segments_create)", fn, i, (double)b[i], (double)prev);
     return VKSAC_OK;
 }
 

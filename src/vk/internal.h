@@ -105,12 +105,6 @@ const char *vks_kernel_name(vks_kernel_id id);
 uint32_t vks_kernel_push_size(vks_kernel_id id);
 
 
-/* Shader loops stay within this many iterations: llvmpipe stops a loop
- * after 65535 (its infinite-loop guard), which would silently truncate a
- * reduction. Ops whose kernels loop over a dimension check it. */
-#define VKS_MAX_LOOP 65535u
-vksac_status vks_need_loop(vks_ctx *ctx, uint64_t n, const char *fn, const char *what);
-
 /* Device enumeration helpers (device.c) and instance creation (context.c). */
 vksac_status vks_instance_create(vks_ctx *ctx, bool validation, int cpu_threads);
 int vks_compute_queue_family(VkPhysicalDevice phys, uint32_t *timestamp_bits);

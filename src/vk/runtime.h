@@ -50,8 +50,9 @@ vksac_status vks_list_devices(vksac_device_info *out, int capacity, int *count,
 
 vksac_status vks_tensor_create(vks_ctx *ctx, uint32_t rows, uint32_t cols, vks_tensor **out);
 /* A rows×cols tensor (usual padded stride) aliasing the parent's storage
- * from float `offset` on, which must be a multiple of 64 floats on any device
- * (of 4 and of the device's texel offset alignment, strictly). Its padding
+ * from float `offset` on. The offset must be a multiple of 4 floats and of
+ * the device's texel-buffer offset alignment; a multiple of 64 floats
+ * suits every device. Its padding
  * must be zero like any tensor's. The parent must outlive the view;
  * destroying a view frees no memory. Flat parameter buffers use views. */
 vksac_status vks_tensor_view(vks_tensor *parent, uint64_t offset, uint32_t rows, uint32_t cols,
@@ -72,6 +73,12 @@ vksac_status vks_tensor_read_padded(const vks_tensor *t, float *dst);
 vksac_status vks_need_tensor(vks_ctx *ctx, const vks_tensor *t, const char *fn, const char *name);
 vksac_status vks_need_shape(vks_ctx *ctx, const vks_tensor *t, uint32_t rows, uint32_t cols, const char *fn,
                             const char *name);
+
+/* Shader loops stay within this many iterations: llvmpipe stops a loop
+ * after 65535 (its infinite-loop guard), which would silently truncate a
+ * reduction. Ops whose kernels loop over a dimension check it. */
+#define VKS_MAX_LOOP 65535u
+vksac_status vks_need_loop(vks_ctx *ctx, uint64_t n, const char *fn, const char *what);
 
 /* ---- recorded sequences ------------------------------------------------- */
 
