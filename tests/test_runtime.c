@@ -698,6 +698,16 @@ static void test_tensor_views(void **state)
     TH_OK(vks_tensor_read(v, got));
     for (int i = 0; i < 15; i++)
         assert_float_equal(got[i], i < 10 ? 1.0f : 2.0f, 0.0);
+    /* A view overlaps its parent: kernels that refuse aliasing see it. */
+    vks_tensor *w = NULL, *y = NULL;
+    TH_OK(vks_tensor_view(parent, 128, 5, 5, &w));
+    TH_OK(vks_tensor_view(parent, 64, 3, 5, &y));
+    seq = th_seq_begin(0);
+    assert_int_equal(vks_gemm_fwd(seq, y, v, w, NULL, VKS_ACT_NONE), VKSAC_E_ARG);   /* y is v */
+    assert_non_null(strstr(vks_ctx_error(th.ctx), "tensors 'y' and 'x' overlap"));
+    TH_OK(vks_seq_end(seq));
+    vks_seq_destroy(seq);
+    vks_tensor_destroy(w), vks_tensor_destroy(y);
     vks_tensor *bad = (vks_tensor *)parent;
     TH_ERR(th.ctx, vks_tensor_view(parent, 2, 1, 4, &bad), VKSAC_E_ARG);   /* not texel-aligned */
     assert_null(bad);

@@ -351,7 +351,7 @@ static void test_softmax_bad_args(void **state)
     expect_err(nn_softmax_forward(seq, p7, lp, x, segs), VKSAC_E_ARG, "'p' is 3x7, expected 3x10", "p shape");
     expect_err(nn_softmax_forward(seq, p, p7, x, segs), VKSAC_E_ARG, "'logp'", "logp shape");
     expect_err(nn_softmax_forward(seq, NULL, NULL, x, segs), VKSAC_E_ARG, "both NULL", "no output");
-    expect_err(nn_softmax_forward(seq, p, p, x, segs), VKSAC_E_ARG, "same tensor", "p is logp");
+    expect_err(nn_softmax_forward(seq, p, p, x, segs), VKSAC_E_ARG, "overlap", "p is logp");
     expect_err(nn_softmax_forward(seq, p, lp, NULL, segs), VKSAC_E_ARG, "'x'", "NULL x");
     expect_err(nn_softmax_forward(seq, p, lp, x, NULL), VKSAC_E_ARG, "'segs'", "NULL segs");
     expect_err(nn_softmax_forward(seq, p, lp, x, seg2), VKSAC_E_ARG, "'segs' is 2x3", "segs shape");

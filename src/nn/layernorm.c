@@ -5,19 +5,10 @@
 
 enum { LN_RESIDUAL = 4u };   /* ln_fwd: add the residual operand */
 
-/* The kernels read some inputs at texels other than the one a lane is
+/* u (B×N), gain (1×N'), y (B×N'), stats (B×2), residual (B×N' or NULL).
+ * The kernels read some inputs at texels other than the one a lane is
  * writing (gain for every row, CReLU's windows, u again in later passes),
- * so an output must not be such an input, nor another output. */
-static vksac_status need_distinct(vks_ctx *ctx, const char *fn, const vks_tensor *out, const char *out_name,
-                                  const vks_tensor *other, const char *other_name)
-{
-    if (out == other)
-        return vks_fail(ctx, VKSAC_E_ARG, "%s: tensors '%s' and '%s' must be different tensors", fn, out_name,
-                        other_name);
-    return VKSAC_OK;
-}
-
-/* u (B×N), gain (1×N'), y (B×N'), stats (B×2), residual (B×N' or NULL). */
+ * so an output must not overlap such an input, nor another output. */
 static vksac_status ln_forward_args(vks_ctx *ctx, const char *fn, const vks_tensor *y, const vks_tensor *stats,
                                     const vks_tensor *u, const vks_tensor *gain, const vks_tensor *residual,
                                     nn_act act)
@@ -37,11 +28,11 @@ static vksac_status ln_forward_args(vks_ctx *ctx, const char *fn, const vks_tens
     }
     /* y may be u or residual (an in-place residual add): the lane writing
      * a texel of y is the last to read that texel of either. */
-    VKS_TRY(need_distinct(ctx, fn, y, "y", gain, "gain"));
-    VKS_TRY(need_distinct(ctx, fn, stats, "stats", u, "u"));
-    VKS_TRY(need_distinct(ctx, fn, stats, "stats", gain, "gain"));
-    VKS_TRY(need_distinct(ctx, fn, stats, "stats", y, "y"));
-    return need_distinct(ctx, fn, stats, "stats", residual, "residual");
+    VKS_TRY(vks_need_distinct(ctx, y, "y", gain, "gain", fn));
+    VKS_TRY(vks_need_distinct(ctx, stats, "stats", u, "u", fn));
+    VKS_TRY(vks_need_distinct(ctx, stats, "stats", gain, "gain", fn));
+    VKS_TRY(vks_need_distinct(ctx, stats, "stats", y, "y", fn));
+    return vks_need_distinct(ctx, stats, "stats", residual, "residual", fn);
 }
 
 vksac_status nn_ln_forward(vks_seq *seq, vks_tensor *y, vks_tensor *stats, const vks_tensor *u,
@@ -84,9 +75,9 @@ static vksac_status ln_backward_args(vks_ctx *ctx, const char *fn, const vks_ten
     VKS_TRY(vks_need_shape(ctx, scratch, b, w, fn, "scratch"));
     for (int i = 0; i < 3; i++) {
         for (int j = i + 1; j < 3; j++)
-            VKS_TRY(need_distinct(ctx, fn, outs[i], out_names[i], outs[j], out_names[j]));
+            VKS_TRY(vks_need_distinct(ctx, outs[i], out_names[i], outs[j], out_names[j], fn));
         for (int j = 0; j < 4; j++)
-            VKS_TRY(need_distinct(ctx, fn, outs[i], out_names[i], ins[j], in_names[j]));
+            VKS_TRY(vks_need_distinct(ctx, outs[i], out_names[i], ins[j], in_names[j], fn));
     }
     return VKSAC_OK;
 }

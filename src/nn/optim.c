@@ -87,7 +87,7 @@ static void wass_tables(const nn_params *p, float *seg, float *order, float *sor
     uint32_t at = 0;
     for (uint32_t i = 0; i < p->count; i++) {
         const nn_param *t = &p->param[i];
-        uint32_t stride = (t->cols + 3u) & ~3u, n = t->rows * t->cols;
+        uint32_t stride = vks_tensor_stride(p->view[NN_THETA][i]), n = t->rows * t->cols;
         for (uint32_t r = 0; r < t->rows; r++)
             for (uint32_t c = 0; c < t->cols; c++) {
                 uint64_t flat = t->offset + (uint64_t)r * stride + c;

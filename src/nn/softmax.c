@@ -114,8 +114,7 @@ vksac_status nn_softmax_forward(vks_seq *seq, vks_tensor *p, vks_tensor *logp, c
         return vks_fail(ctx, VKSAC_E_ARG, "%s: outputs 'p' and 'logp' are both NULL; at least one is needed", fn);
     VKS_TRY(need_optional(ctx, p, x, fn, "p"));
     VKS_TRY(need_optional(ctx, logp, x, fn, "logp"));
-    if (p == logp)
-        return vks_fail(ctx, VKSAC_E_ARG, "%s: outputs 'p' and 'logp' are the same tensor", fn);
+    VKS_TRY(vks_need_distinct(ctx, p, "p", logp, "logp", fn));
     softmax_push pc = {vks_tensor_rows(x), vks_tensor_cols(x), vks_tensor_stride(x), 0, (p ? HAS_FIRST : 0u) | (logp ? HAS_SECOND : 0u)};
     VKS_TRY(read_segments(ctx, segs, vks_tensor_cols(x), fn, &pc.nseg));
     /* An absent output binds the present one, which the kernel then leaves

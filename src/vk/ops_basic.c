@@ -31,6 +31,16 @@ vksac_status vks_need_shape(vks_ctx *ctx, const vks_tensor *t, uint32_t rows, ui
     return VKSAC_OK;
 }
 
+vksac_status vks_need_distinct(vks_ctx *ctx, const vks_tensor *a, const char *a_name, const vks_tensor *b,
+                               const char *b_name, const char *fn)
+{
+    /* Views share a chunk with their parent: compare storage, not pointers. */
+    if (a && b && a->chunk == b->chunk && a->offset < b->offset + b->bytes && b->offset < a->offset + a->bytes)
+        return vks_fail(ctx, VKSAC_E_ARG, "%s: tensors '%s' and '%s' overlap in memory; use separate tensors", fn,
+                        a_name, b_name);
+    return VKSAC_OK;
+}
+
 vksac_status vks_need_loop(vks_ctx *ctx, uint64_t n, const char *fn, const char *what)
 {
     if (n > VKS_MAX_LOOP)

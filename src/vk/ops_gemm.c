@@ -5,19 +5,6 @@
 
 static uint32_t ceil_div(uint32_t a, uint32_t b) { return (a + b - 1) / b; }
 
-static bool aliases(const vks_tensor *a, const vks_tensor *b)
-{
-    return a && b && a->chunk == b->chunk && a->offset < b->offset + b->bytes && b->offset < a->offset + a->bytes;
-}
-
-static vksac_status need_distinct(vks_ctx *ctx, const vks_tensor *out, const vks_tensor *a, const vks_tensor *b,
-                                  const char *fn)
-{
-    if (aliases(out, a) || aliases(out, b))
-        return vks_fail(ctx, VKSAC_E_ARG, "%s: the output tensor overlaps an input; use a separate tensor", fn);
-    return VKSAC_OK;
-}
-
 /* C = A·B through strides, for the tiled kernel (see gemm_tiled.comp). */
 typedef struct tiled_push { uint32_t M, N, K, a_si, a_sk, b_sk, b_sj, ldc, flags; } tiled_push;
 
@@ -67,7 +54,8 @@ vksac_status vks_gemm_fwd(vks_seq *s, vks_tensor *y, const vks_tensor *x, const 
     }
     if ((unsigned)act > VKS_ACT_RELU2)
         return vks_fail(ctx, VKSAC_E_ARG, "%s: activation %d is not one of none (0), relu (1), relu2 (2)", fn, (int)act);
-    VKS_TRY(need_distinct(ctx, y, x, w, fn));
+    VKS_TRY(vks_need_distinct(ctx, y, "y", x, "x", fn));
+    VKS_TRY(vks_need_distinct(ctx, y, "y", w, "w", fn));
     VKS_TRY(vks_need_loop(ctx, x->stride / 4, fn, "a reduction over K/4 texels"));
     uint32_t flags = (b ? 1u : 0u) | (uint32_t)act << 1;
     if (ctx->gemm_variant == 2) {
@@ -98,7 +86,8 @@ vksac_status vks_gemm_dx(vks_seq *s, vks_tensor *dx, const vks_tensor *dy, const
     uint32_t M = dy->rows, N = dy->cols, K = w->cols;
     VKS_TRY(vks_need_shape(ctx, w, N, K, fn, "w"));
     VKS_TRY(vks_need_shape(ctx, dx, M, K, fn, "dx"));
-    VKS_TRY(need_distinct(ctx, dx, dy, w, fn));
+    VKS_TRY(vks_need_distinct(ctx, dx, "dx", dy, "dy", fn));
+    VKS_TRY(vks_need_distinct(ctx, dx, "dx", w, "w", fn));
     VKS_TRY(vks_need_loop(ctx, N, fn, "a reduction over N"));
     if (ctx->gemm_variant == 2) {
         tiled_push pc = {M, K, N, dy->stride, 1, w->stride, 1, dx->stride, accumulate ? 8u : 0u};
@@ -122,7 +111,8 @@ vksac_status vks_gemm_dw(vks_seq *s, vks_tensor *dw, const vks_tensor *dy, const
     uint32_t M = dy->rows, N = dy->cols, K = x->cols;
     VKS_TRY(vks_need_shape(ctx, x, M, K, fn, "x"));
     VKS_TRY(vks_need_shape(ctx, dw, N, K, fn, "dw"));
-    VKS_TRY(need_distinct(ctx, dw, dy, x, fn));
+    VKS_TRY(vks_need_distinct(ctx, dw, "dw", dy, "dy", fn));
+    VKS_TRY(vks_need_distinct(ctx, dw, "dw", x, "x", fn));
     VKS_TRY(vks_need_loop(ctx, M, fn, "a reduction over M rows"));
     if (ctx->gemm_variant == 2) {
         tiled_push pc = {N, K, M, 1, dy->stride, x->stride, 1, dw->stride, accumulate ? 8u : 0u};

@@ -73,6 +73,9 @@ vksac_status vks_tensor_read_padded(const vks_tensor *t, float *dst);
 vksac_status vks_need_tensor(vks_ctx *ctx, const vks_tensor *t, const char *fn, const char *name);
 vksac_status vks_need_shape(vks_ctx *ctx, const vks_tensor *t, uint32_t rows, uint32_t cols, const char *fn,
                             const char *name);
+/* E_ARG when a and b (either may be NULL) share any storage, views included. */
+vksac_status vks_need_distinct(vks_ctx *ctx, const vks_tensor *a, const char *a_name, const vks_tensor *b,
+                               const char *b_name, const char *fn);
 
 /* Shader loops stay within this many iterations: llvmpipe stops a loop
  * after 65535 (its infinite-loop guard), which would silently truncate a
