@@ -198,10 +198,10 @@ void nn_mlp_ws_destroy(nn_mlp_ws *ws)
 {
     if (!ws)
         return;
-    vks_tensor *own[] = {ws->u0, ws->stats_in, ws->zf, ws->stats_f, ws->g, ws->g2,
+    vks_tensor *t[] = {ws->u0, ws->stats_in, ws->zf, ws->stats_f, ws->g, ws->g2,
                          ws->dv, ws->da, ws->du1, ws->du0, ws->scr_h, ws->scr_e};
-    for (size_t i = 0; i < sizeof own / sizeof *own; i++)
-        vks_tensor_destroy(own[i]);
+    for (size_t i = 0; i < sizeof t / sizeof *t; i++)
+        vks_tensor_destroy(t[i]);
     for (uint32_t b = 0; ws->blk && b <= ws->depth; b++) {
         ws_block *k = &ws->blk[b];
         vks_tensor *t[] = {k->z, k->u1, k->a, k->v, k->stats_a, k->stats_b};
@@ -212,17 +212,12 @@ void nn_mlp_ws_destroy(nn_mlp_ws *ws)
     free(ws);
 }
 
-static vksac_status own(nn_mlp_ws *ws, vks_ctx *ctx, vks_tensor **t, uint32_t cols)
-{
-    return vks_tensor_create(ctx, ws->batch, cols, t);
-}
-
 static vksac_status ws_alloc(nn_mlp_ws *ws, vks_ctx *ctx)
 {
     const nn_mlp *m = ws->m;
     uint32_t B = ws->batch;
-    VKS_TRY(own(ws, ctx, &ws->u0, m->cfg.hidden));
-    VKS_TRY(own(ws, ctx, &ws->stats_in, 2));
+    VKS_TRY(vks_tensor_create(ctx, B, m->cfg.hidden, &ws->u0));
+    VKS_TRY(vks_tensor_create(ctx, B, 2, &ws->stats_in));
     for (uint32_t b = 0; b <= m->cfg.depth; b++) {
         ws_block *k = &ws->blk[b];
         VKS_TRY(vks_tensor_create(ctx, B, m->hs, &k->z));
@@ -235,18 +230,18 @@ static vksac_status ws_alloc(nn_mlp_ws *ws, vks_ctx *ctx)
         VKS_TRY(vks_tensor_create(ctx, B, 2, &k->stats_b));
     }
     if (m->ln_f >= 0) {
-        VKS_TRY(own(ws, ctx, &ws->zf, m->hs));
-        VKS_TRY(own(ws, ctx, &ws->stats_f, 2));
+        VKS_TRY(vks_tensor_create(ctx, B, m->hs, &ws->zf));
+        VKS_TRY(vks_tensor_create(ctx, B, 2, &ws->stats_f));
     }
-    VKS_TRY(own(ws, ctx, &ws->g, m->hs));
-    VKS_TRY(own(ws, ctx, &ws->g2, m->hs));
-    VKS_TRY(own(ws, ctx, &ws->dv, m->hs));
-    VKS_TRY(own(ws, ctx, &ws->du0, m->cfg.hidden));
-    VKS_TRY(own(ws, ctx, &ws->scr_h, m->hs));
+    VKS_TRY(vks_tensor_create(ctx, B, m->hs, &ws->g));
+    VKS_TRY(vks_tensor_create(ctx, B, m->hs, &ws->g2));
+    VKS_TRY(vks_tensor_create(ctx, B, m->hs, &ws->dv));
+    VKS_TRY(vks_tensor_create(ctx, B, m->cfg.hidden, &ws->du0));
+    VKS_TRY(vks_tensor_create(ctx, B, m->hs, &ws->scr_h));
     if (m->cfg.depth > 0) {
-        VKS_TRY(own(ws, ctx, &ws->da, m->ea));
-        VKS_TRY(own(ws, ctx, &ws->du1, m->eh));
-        VKS_TRY(own(ws, ctx, &ws->scr_e, m->ea));
+        VKS_TRY(vks_tensor_create(ctx, B, m->ea, &ws->da));
+        VKS_TRY(vks_tensor_create(ctx, B, m->eh, &ws->du1));
+        VKS_TRY(vks_tensor_create(ctx, B, m->ea, &ws->scr_e));
     }
     return VKSAC_OK;
 }
