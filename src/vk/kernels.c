@@ -12,6 +12,7 @@ SPV(fill) SPV(scale_add) SPV(sum_rows) SPV(sum_cols)
 SPV(gemm_fwd) SPV(gemm_dx) SPV(gemm_dw) SPV(gemm_tiled)
 SPV(tick) SPV(pointwise) SPV(ln_fwd) SPV(ln_bwd) SPV(softmax_fwd) SPV(softmax_bwd)
 SPV(rsm_update) SPV(rsm_apply) SPV(sumsq) SPV(optim) SPV(bitonic) SPV(regen_wass)
+SPV(replay_sample)
 #undef SPV
 
 typedef struct kernel_desc {
@@ -52,6 +53,8 @@ static const kernel_desc KERNELS[VKS_K_COUNT] = {
     K(VKS_K_OPTIM,       optim,       7, 0x1f, 0x0f, 52, 64, 1, 0, 0),
     K(VKS_K_BITONIC,     bitonic,     3, 0x00, 0x04, 16, 256, 1, 0, 0),
     K(VKS_K_REGEN_WASS,  regen_wass,  4, 0x00, 0x01, 12, 64, 1, 0, 0),
+    /* src/rl */
+    K(VKS_K_REPLAY_SAMPLE, replay_sample, 1, 0x00, 0x01, 4, 64, 1, 0, 0),
 };
 #undef K
 

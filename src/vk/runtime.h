@@ -134,6 +134,8 @@ typedef enum vks_kernel_id {
     VKS_K_OPTIM,
     VKS_K_BITONIC,
     VKS_K_REGEN_WASS,
+    /* src/rl kernels */
+    VKS_K_REPLAY_SAMPLE,
     VKS_K_COUNT
 } vks_kernel_id;
 
