@@ -65,7 +65,7 @@ static void bench_mlp(uint32_t hidden, uint32_t depth, uint32_t batch, uint64_t 
 
     CHECK(vks_seq_begin(seq));
     CHECK(nn_mlp_forward(seq, m, ws, x, y, true));
-    CHECK(nn_mlp_backward(seq, m, ws, x, dy, NULL, false));
+    CHECK(nn_mlp_backward(seq, m, ws, x, dy, NULL, NN_GRADS_WRITE));
     CHECK(nn_optim_step(seq, opt));
     CHECK(vks_seq_end(seq));
     report(m, batch, "step", 3.0 * fwd - 2.0 * batch * IN * hidden, seq);

@@ -120,6 +120,147 @@ vksac_status vksac_list_devices(vksac_device_info *out, int capacity, int *count
 /* The device a context runs on. */
 vksac_status vksac_context_device(vksac_context *ctx, vksac_device_info *out);
 
+/* ==== Agents ============================================================
+ *
+ * A Soft Actor-Critic agent (SPEC.md, docs/sac.md): an actor, N critics
+ * with EMA targets, a learned temperature and a replay buffer, all on the
+ * context's device. Typical loop:
+ *
+ *     vksac_agent_act(agent, states, n, 1, actions, discrete, NULL, NULL);
+ *     ... step the environments ...
+ *     vksac_agent_observe(agent, &transitions);
+ *     vksac_agent_update(agent, 1);
+ *
+ * An agent belongs to one context and must be destroyed before it. Calls on
+ * one agent must not overlap (one thread at a time). Failures return a
+ * status; vksac_error(ctx) says what was wrong.
+ */
+
+#define VKSAC_MAX_DISCRETE_HEADS 16
+#define VKSAC_MAX_CONT_ACTIONS 64
+#define VKSAC_MAX_CRITICS 16
+
+/* One network's shape and optimiser. Zero fields take the default in
+ * brackets. */
+typedef struct vksac_net_config {
+    uint32_t dim_hidden;        /* [256] */
+    uint32_t mlp_depth;         /* residual blocks [2] */
+    uint32_t expansion;         /* inner width factor of a block [2] */
+    const char *activation;     /* "relu2" [default], "relu", "crelu" */
+    float dropout;              /* [0]; DroQ uses 0.01 in the critics */
+    int final_norm;             /* LayerNorm before the output layer [0] */
+    float learning_rate;        /* [3e-4] */
+    const char *optimizer;      /* "adam_atan2" [default], "adam", "adamw" */
+    float betas[2];             /* [0.9, 0.99] */
+    float weight_decay;         /* AdamW only [0.01] */
+    float max_grad_norm;        /* global-norm clipping when > 0 [off] */
+    const char *regen;          /* regeneration toward θ₀: "l2" [default], "wasserstein", "none" */
+    float regen_reg_rate;       /* λ [1e-4] */
+} vksac_net_config;
+
+/* An agent. Field names follow the Lua constructors (docs/lua.md) and the
+ * seed's Python API. Zero fields take the default in brackets. */
+typedef struct vksac_agent_config {
+    uint32_t dim_state;                                     /* required */
+    uint32_t num_cont_actions;                              /* C [0] */
+    uint32_t num_discrete_heads;                            /* D [0]; C + D ≥ 1 */
+    uint32_t num_discrete_actions[VKSAC_MAX_DISCRETE_HEADS];/* choices per head, each ≥ 2 */
+    const float *action_low, *action_high;                  /* C bounds each [−1, 1] */
+    vksac_net_config actor, critic;
+    uint32_t num_critics;                                   /* [2] */
+    int use_softmin;                                        /* reduce critics by softmin [min] */
+    float softmin_temperature;                              /* τ_s [1] */
+    int quantiled_critics;                                  /* TQC [0] */
+    uint32_t num_quantiles;                                 /* M [25 when quantiled] */
+    float frac_atom_keep;                                   /* f [0.92] */
+    float reward_discount_rate;                             /* γ [0.99] */
+    float reward_scale;                                     /* k [1] */
+    float ema_decay;                                        /* target EMA β [0.995] */
+    float temperature_learning_rate;                        /* [3e-4] */
+    float initial_log_alpha;                                /* [0] */
+    int override_target_entropy;                            /* 1: use the two fields below */
+    float target_entropy_cont;                              /* [−C] */
+    float target_entropy_discrete[VKSAC_MAX_DISCRETE_HEADS];/* [0.98·log n_i] */
+    const char *sigma;                                      /* "exp" [default] or "sigmoid" */
+    float gumbel_temperature;                               /* sampling temperature T [1] */
+    int no_rsmnorm;                                         /* 1: networks read raw states */
+    uint32_t batch_size;                                    /* [256] */
+    uint32_t replay_capacity;                               /* [1000000], < 2^24 */
+    uint32_t updates_per_step;                              /* UTD ratio, for training loops [1] */
+    uint32_t actor_update_every;                            /* actor + α step every k updates [1] */
+    uint64_t seed;                                          /* [0]; everything random derives from it */
+} vksac_agent_config;
+
+typedef struct vksac_agent vksac_agent;
+
+/* Creates an agent: checks the config (VKSAC_E_ARG naming the field and
+ * value), initialises the networks from the seed, and records the update. */
+vksac_status vksac_agent_create(vksac_context *ctx, const vksac_agent_config *config, vksac_agent **out);
+void vksac_agent_destroy(vksac_agent *agent);
+/* The agent's configuration with every default filled in. The strings
+ * point into the agent and live as long as it. */
+vksac_status vksac_agent_config_get(const vksac_agent *agent, vksac_agent_config *out);
+
+/* Actions for n states (n×dim_state floats, row-major). sample = 1 draws
+ * from the policy (reparameterised Gaussian, Gumbel-max at the configured
+ * temperature); 0 is deterministic (tanh of the mean, argmax). Outputs,
+ * each optional (NULL): cont_actions n×C within the bounds, discrete n×D
+ * indices, cont_logprob n (log π of the continuous part), discrete_logprob
+ * n×D (log p of each chosen index). */
+vksac_status vksac_agent_act(vksac_agent *agent, const float *states, uint32_t n, int sample,
+                             float *cont_actions, int32_t *discrete, float *cont_logprob,
+                             float *discrete_logprob);
+
+/* n transitions, row-major. cont_actions / discrete_actions may be NULL
+ * when C / D is 0. terminated: the episode ended in a terminal state (no
+ * bootstrap); truncated: it was cut by a time limit (bootstraps). */
+typedef struct vksac_transitions {
+    uint32_t n;
+    const float *states;              /* n×dim_state */
+    const float *cont_actions;        /* n×C */
+    const int32_t *discrete_actions;  /* n×D */
+    const float *rewards;             /* n */
+    const uint8_t *terminated;        /* n, 0 or 1 */
+    const uint8_t *truncated;         /* n, 0 or 1; may be NULL (all 0) */
+    const float *next_states;         /* n×dim_state */
+} vksac_transitions;
+
+/* Adds transitions to the replay buffer and updates the state normaliser
+ * from their states. Values are checked (finite, indices in range). */
+vksac_status vksac_agent_observe(vksac_agent *agent, const vksac_transitions *t);
+/* n updates, each on a batch sampled from the replay buffer; one submit,
+ * nothing re-recorded or allocated. Needs at least one observed transition. */
+vksac_status vksac_agent_update(vksac_agent *agent, uint32_t n);
+/* One update on the given batch instead of a sampled one (the seed's
+ * agent(states=…, …) call); n is any batch size. */
+vksac_status vksac_agent_update_batch(vksac_agent *agent, const vksac_transitions *batch);
+
+/* Statistics of the last update (docs/sac.md). */
+typedef struct vksac_stats {
+    float critic_loss;       /* summed over critics and parts */
+    float actor_loss;        /* of the last actor step */
+    float alpha;             /* after the update */
+    float mean_q;            /* online critics at the batch's (s, a) */
+    float entropy;           /* policy entropy estimate of the last actor step */
+    float temperature_loss;
+    float mean_target;
+    uint64_t updates;        /* updates so far */
+    uint64_t observed;       /* transitions observed so far */
+} vksac_stats;
+vksac_status vksac_agent_stats(vksac_agent *agent, vksac_stats *out);
+
+/* Checkpoints (safetensors, docs/checkpoint.md). save writes everything
+ * needed to resume training bit-identically: networks, targets, optimiser
+ * moments and initial weights, α, the state normaliser, RNG counters and
+ * step counts (not the replay buffer). export_policy writes the actor and
+ * its normaliser alone. Both write a temporary file and rename it. */
+vksac_status vksac_agent_save(vksac_agent *agent, const char *path);
+vksac_status vksac_agent_export_policy(vksac_agent *agent, const char *path);
+/* Loads a checkpoint (full or policy-only) into a new agent. The file is
+ * checked as untrusted input; a policy-only file gives an agent that can
+ * act (its critics are fresh). */
+vksac_status vksac_agent_load(vksac_context *ctx, const char *path, vksac_agent **out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -115,11 +115,11 @@ static int run_case(const mlp_case *c, size_t k, bool train)
 
     vks_seq *seq = th_seq_begin(0);
     TH_OK(nn_mlp_forward(seq, m, ws, x, y, train));
-    TH_OK(nn_mlp_backward(seq, m, ws, x, dy, dx, false));
+    TH_OK(nn_mlp_backward(seq, m, ws, x, dy, dx, NN_GRADS_WRITE));
     th_seq_finish(seq);
     float *gg = read_role(m, NN_GRAD);
     seq = th_seq_begin(0);
-    TH_OK(nn_mlp_backward(seq, m, ws, x, dy, NULL, true));
+    TH_OK(nn_mlp_backward(seq, m, ws, x, dy, NULL, NN_GRADS_ADD));
     th_seq_finish(seq);
     float *gg2 = read_role(m, NN_GRAD);
 
@@ -310,7 +310,7 @@ static void train_and_compare(const mlp_case *c, const nn_opt_config *oc, const 
     vks_seq *seq = th_seq_begin(0);
     TH_OK(nn_tick(seq, values, 1u, 1u));
     TH_OK(nn_mlp_forward(seq, m, ws, x, y, true));
-    TH_OK(nn_mlp_backward(seq, m, ws, x, dy, NULL, false));
+    TH_OK(nn_mlp_backward(seq, m, ws, x, dy, NULL, NN_GRADS_WRITE));
     TH_OK(nn_optim_step(seq, opt));
     TH_OK(vks_seq_end(seq));
     TH_OK(vks_seq_run(seq, 3));
@@ -488,8 +488,8 @@ static void test_bad_input(void **state)
     assert_non_null(strstr(vks_ctx_error(th.ctx), "tensor 'x' is 4x4, expected 4x3"));
     TH_ERR(th.ctx, nn_mlp_forward(seq, m, ws, x, ybad, true), VKSAC_E_ARG);
     TH_ERR(th.ctx, nn_mlp_forward(seq, m, ws, NULL, y, true), VKSAC_E_ARG);
-    TH_ERR(th.ctx, nn_mlp_backward(seq, m, ws, x, ybad, NULL, false), VKSAC_E_ARG);
-    TH_ERR(th.ctx, nn_mlp_backward(seq, m, ws, x, y, xbad, false), VKSAC_E_ARG);
+    TH_ERR(th.ctx, nn_mlp_backward(seq, m, ws, x, ybad, NULL, NN_GRADS_WRITE), VKSAC_E_ARG);
+    TH_ERR(th.ctx, nn_mlp_backward(seq, m, ws, x, y, xbad, NN_GRADS_WRITE), VKSAC_E_ARG);
     TH_OK(vks_seq_end(seq));
     vks_seq_destroy(seq);
     vks_tensor_destroy(x), vks_tensor_destroy(xbad), vks_tensor_destroy(y), vks_tensor_destroy(ybad);

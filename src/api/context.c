@@ -49,6 +49,8 @@ VKSAC_API void vksac_context_destroy(vksac_context *ctx)
     free(ctx);
 }
 
+vks_ctx *vksac_context_vk(vksac_context *ctx) { return ctx ? ctx->vk : NULL; }
+
 VKSAC_API const char *vksac_error(const vksac_context *ctx)
 {
     return vks_ctx_error(ctx ? ctx->vk : NULL);

@@ -53,8 +53,9 @@ vksac_status nn_ln_forward(vks_seq *seq, vks_tensor *y, vks_tensor *stats, const
     return vks_launch(seq, VKS_K_LN_FWD, ops, &pc, sizeof pc, nn_row_groups(pc.rows), 1, 1);
 }
 
-/* du (B×N), dgain (1×N'), scratch (B×N'), dy (B×N'), u (B×N), gain (1×N'),
- * stats (B×2); outputs distinct from each other and from the inputs. */
+/* du (B×N), dgain (1×N' or NULL), scratch (B×N'), dy (B×N'), u (B×N),
+ * gain (1×N'), stats (B×2); outputs distinct from each other and from the
+ * inputs. */
 static vksac_status ln_backward_args(vks_ctx *ctx, const char *fn, const vks_tensor *du, const vks_tensor *dgain,
                                      const vks_tensor *scratch, const vks_tensor *dy, const vks_tensor *u,
                                      const vks_tensor *gain, const vks_tensor *stats, nn_act act)
@@ -63,7 +64,8 @@ static vksac_status ln_backward_args(vks_ctx *ctx, const char *fn, const vks_ten
     const vks_tensor *outs[] = {du, dgain, scratch}, *ins[] = {dy, u, gain, stats};
     static const char *out_names[] = {"du", "dgain", "scratch"}, *in_names[] = {"dy", "u", "gain", "stats"};
     for (int i = 0; i < 3; i++)
-        VKS_TRY(vks_need_tensor(ctx, outs[i], fn, out_names[i]));
+        if (i != 1 || dgain)
+            VKS_TRY(vks_need_tensor(ctx, outs[i], fn, out_names[i]));
     for (int i = 0; i < 4; i++)
         VKS_TRY(vks_need_tensor(ctx, ins[i], fn, in_names[i]));
     uint32_t b = vks_tensor_rows(u), n = vks_tensor_cols(u), w = nn_act_width(act, n);
@@ -71,7 +73,8 @@ static vksac_status ln_backward_args(vks_ctx *ctx, const char *fn, const vks_ten
     VKS_TRY(vks_need_shape(ctx, gain, 1, w, fn, "gain"));
     VKS_TRY(vks_need_shape(ctx, stats, b, 2, fn, "stats"));
     VKS_TRY(vks_need_shape(ctx, du, b, n, fn, "du"));
-    VKS_TRY(vks_need_shape(ctx, dgain, 1, w, fn, "dgain"));
+    if (dgain)
+        VKS_TRY(vks_need_shape(ctx, dgain, 1, w, fn, "dgain"));
     VKS_TRY(vks_need_shape(ctx, scratch, b, w, fn, "scratch"));
     for (int i = 0; i < 3; i++) {
         for (int j = i + 1; j < 3; j++)
@@ -97,5 +100,5 @@ vksac_status nn_ln_backward(vks_seq *seq, vks_tensor *du, vks_tensor *dgain, vks
     VKS_TRY(nn_fused_push_init(ctx, fn, u, act, drop, &pc, &values));
     const vks_tensor *ops[] = {u, gain, stats, dy, du, scratch, values};
     VKS_TRY(vks_launch(seq, VKS_K_LN_BWD, ops, &pc, sizeof pc, nn_row_groups(pc.rows), 1, 1));
-    return vks_sum_cols(seq, dgain, scratch, accumulate_dgain);
+    return dgain ? vks_sum_cols(seq, dgain, scratch, accumulate_dgain) : VKSAC_OK;
 }

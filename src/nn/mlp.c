@@ -334,53 +334,65 @@ vksac_status nn_mlp_forward(vks_seq *seq, const nn_mlp *m, nn_mlp_ws *ws, const 
 
 /* dW (+)= dYᵀX, db (+)= Σ_rows dY: a linear layer's parameter gradients. */
 static vksac_status linear_grads(vks_seq *seq, nn_mlp *m, int w, int b, const vks_tensor *dy,
-                                 const vks_tensor *x, bool acc)
+                                 const vks_tensor *x, nn_grads grads)
 {
+    if (grads == NN_GRADS_NONE)
+        return VKSAC_OK;
+    bool acc = grads == NN_GRADS_ADD;
     VKS_TRY(vks_gemm_dw(seq, P(m, NN_GRAD, w), dy, x, acc));
     return vks_sum_cols(seq, P(m, NN_GRAD, b), dy, acc);
 }
 
-static vksac_status block_backward(vks_seq *seq, nn_mlp *m, nn_mlp_ws *ws, uint32_t b, bool acc)
+/* The gain gradient of a LayerNorm, or NULL when gradients are skipped. */
+static vks_tensor *dgain(nn_mlp *m, int i, nn_grads grads) { return grads == NN_GRADS_NONE ? NULL : P(m, NN_GRAD, i); }
+
+static vksac_status block_backward(vks_seq *seq, nn_mlp *m, nn_mlp_ws *ws, uint32_t b, nn_grads grads)
 {
     const nn_mlp_block *k = &m->block[b];
     ws_block *w = &ws->blk[b];
     nn_dropout drop = block_dropout(ws, b);
     const nn_dropout *d = ws->train && drop.rate > 0.0f ? &drop : NULL;
     /* ws->g holds ∂L/∂z_{b+1}; the residual passes it straight to z_b. */
-    VKS_TRY(nn_ln_backward(seq, ws->dv, P(m, NN_GRAD, k->ln_b), ws->scr_h, ws->g, w->v, P(m, NN_THETA, k->ln_b),
-                           w->stats_b, NN_ACT_NONE, NULL, acc));
-    VKS_TRY(linear_grads(seq, m, k->fc2_w, k->fc2_b, ws->dv, w->a, acc));
+    bool acc = grads == NN_GRADS_ADD;
+    VKS_TRY(nn_ln_backward(seq, ws->dv, dgain(m, k->ln_b, grads), ws->scr_h, ws->g, w->v,
+                           P(m, NN_THETA, k->ln_b), w->stats_b, NN_ACT_NONE, NULL, acc));
+    VKS_TRY(linear_grads(seq, m, k->fc2_w, k->fc2_b, ws->dv, w->a, grads));
     VKS_TRY(vks_gemm_dx(seq, ws->da, ws->dv, P(m, NN_THETA, k->fc2_w), 0));
-    VKS_TRY(nn_ln_backward(seq, ws->du1, P(m, NN_GRAD, k->ln_a), ws->scr_e, ws->da, w->u1,
+    VKS_TRY(nn_ln_backward(seq, ws->du1, dgain(m, k->ln_a, grads), ws->scr_e, ws->da, w->u1,
                            P(m, NN_THETA, k->ln_a), w->stats_a, m->cfg.act, d, acc));
-    VKS_TRY(linear_grads(seq, m, k->fc1_w, k->fc1_b, ws->du1, w->z, acc));
+    VKS_TRY(linear_grads(seq, m, k->fc1_w, k->fc1_b, ws->du1, w->z, grads));
     return vks_gemm_dx(seq, ws->g, ws->du1, P(m, NN_THETA, k->fc1_w), 1);
 }
 
 vksac_status nn_mlp_backward(vks_seq *seq, nn_mlp *m, nn_mlp_ws *ws, const vks_tensor *x, const vks_tensor *dy,
-                             vks_tensor *dx, bool accumulate)
+                             vks_tensor *dx, nn_grads grads)
 {
     if (!seq || !m || !ws)
         return VKSAC_E_ARG;
+    vks_ctx *ctx = m->params->ctx;
     VKS_TRY(check_io(m, ws, x, dy, m->cfg.out, "nn_mlp_backward", "dy"));
+    if (grads > NN_GRADS_NONE)
+        return vks_fail(ctx, VKSAC_E_ARG, "nn_mlp_backward: grads must be write, add or none, got %d", (int)grads);
+    if (grads == NN_GRADS_NONE && !dx)
+        return vks_fail(ctx, VKSAC_E_ARG, "nn_mlp_backward: with no parameter gradients, dx must not be NULL");
     if (dx)
-        VKS_TRY(vks_need_shape(m->params->ctx, dx, ws->batch, m->cfg.in, "nn_mlp_backward", "dx"));
-    bool acc = accumulate;
+        VKS_TRY(vks_need_shape(ctx, dx, ws->batch, m->cfg.in, "nn_mlp_backward", "dx"));
+    bool acc = grads == NN_GRADS_ADD;
     uint32_t L = m->cfg.depth;
     const vks_tensor *zf = m->ln_f >= 0 ? ws->zf : ws->blk[L].z;
-    VKS_TRY(linear_grads(seq, m, m->out_w, m->out_b, dy, zf, acc));
+    VKS_TRY(linear_grads(seq, m, m->out_w, m->out_b, dy, zf, grads));
     if (m->ln_f >= 0) {
         VKS_TRY(vks_gemm_dx(seq, ws->g2, dy, P(m, NN_THETA, m->out_w), 0));
-        VKS_TRY(nn_ln_backward(seq, ws->g, P(m, NN_GRAD, m->ln_f), ws->scr_h, ws->g2, ws->blk[L].z,
+        VKS_TRY(nn_ln_backward(seq, ws->g, dgain(m, m->ln_f, grads), ws->scr_h, ws->g2, ws->blk[L].z,
                                P(m, NN_THETA, m->ln_f), ws->stats_f, NN_ACT_NONE, NULL, acc));
     } else {
         VKS_TRY(vks_gemm_dx(seq, ws->g, dy, P(m, NN_THETA, m->out_w), 0));
     }
     for (uint32_t b = L; b-- > 0;)
-        VKS_TRY(block_backward(seq, m, ws, b, acc));
-    VKS_TRY(nn_ln_backward(seq, ws->du0, P(m, NN_GRAD, m->ln_in), ws->scr_h, ws->g, ws->u0,
+        VKS_TRY(block_backward(seq, m, ws, b, grads));
+    VKS_TRY(nn_ln_backward(seq, ws->du0, dgain(m, m->ln_in, grads), ws->scr_h, ws->g, ws->u0,
                            P(m, NN_THETA, m->ln_in), ws->stats_in, m->cfg.act, NULL, acc));
-    VKS_TRY(linear_grads(seq, m, m->in_w, m->in_b, ws->du0, x, acc));
+    VKS_TRY(linear_grads(seq, m, m->in_w, m->in_b, ws->du0, x, grads));
     return dx ? vks_gemm_dx(seq, dx, ws->du0, P(m, NN_THETA, m->in_w), 0) : VKSAC_OK;
 }
 

@@ -74,11 +74,16 @@ void nn_mlp_ws_destroy(nn_mlp_ws *ws);
 /* y (B×out) = MLP(x (B×in)); dropout only when `train`. */
 vksac_status nn_mlp_forward(vks_seq *seq, const nn_mlp *m, nn_mlp_ws *ws, const vks_tensor *x, vks_tensor *y,
                             bool train);
+/* What a backward does with parameter gradients: write them, add them to
+ * the gradient buffer, or skip them (a frozen network that only passes
+ * the gradient on to its input, as the critics in SAC's actor step). */
+typedef enum nn_grads { NN_GRADS_WRITE = 0, NN_GRADS_ADD = 1, NN_GRADS_NONE = 2 } nn_grads;
+
 /* Backward of the last recorded forward of ws: parameter gradients from
- * dy (B×out) into the gradient buffer (written, or added when
- * `accumulate`), and dx (B×in) when non-NULL. */
+ * dy (B×out) into the gradient buffer as `grads` says, and dx (B×in) when
+ * non-NULL (NN_GRADS_NONE needs dx). */
 vksac_status nn_mlp_backward(vks_seq *seq, nn_mlp *m, nn_mlp_ws *ws, const vks_tensor *x, const vks_tensor *dy,
-                             vks_tensor *dx, bool accumulate);
+                             vks_tensor *dx, nn_grads grads);
 /* Multiply-adds ×2 of the linears for a batch: the FLOPs that GFLOP/s
  * figures count (forward; a backward is twice this). */
 double nn_mlp_forward_flops(const nn_mlp *m, uint32_t batch);

@@ -10,7 +10,7 @@
 
 #include "vk/runtime.h"
 
-#define VKS_MAX_BINDINGS 8
+#define VKS_MAX_BINDINGS 12
 #define VKS_MAX_PUSH 64
 #define VKS_ERR_LEN 512
 

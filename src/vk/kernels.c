@@ -12,7 +12,8 @@ SPV(fill) SPV(scale_add) SPV(sum_rows) SPV(sum_cols)
 SPV(gemm_fwd) SPV(gemm_dx) SPV(gemm_dw) SPV(gemm_tiled)
 SPV(tick) SPV(pointwise) SPV(ln_fwd) SPV(ln_bwd) SPV(softmax_fwd) SPV(softmax_bwd)
 SPV(rsm_update) SPV(rsm_apply) SPV(sumsq) SPV(optim) SPV(bitonic) SPV(regen_wass)
-SPV(replay_sample)
+SPV(replay_sample) SPV(rsm_concat) SPV(actor_head) SPV(actor_head_bwd) SPV(critic_target)
+SPV(critic_loss) SPV(actor_loss)
 #undef SPV
 
 typedef struct kernel_desc {
@@ -54,7 +55,13 @@ static const kernel_desc KERNELS[VKS_K_COUNT] = {
     K(VKS_K_BITONIC,     bitonic,     3, 0x00, 0x04, 16, 256, 1, 0, 0),
     K(VKS_K_REGEN_WASS,  regen_wass,  4, 0x00, 0x01, 12, 64, 1, 0, 0),
     /* src/rl */
-    K(VKS_K_REPLAY_SAMPLE, replay_sample, 1, 0x00, 0x01, 4, 64, 1, 0, 0),
+    K(VKS_K_REPLAY_SAMPLE, replay_sample, 7, 0x7d, 0x7c, 52, 64, 1, 0, 0),
+    K(VKS_K_RSM_CONCAT,     rsm_concat,      4, 0x00, 0x008, 16, 64, 1, 0, 0),
+    K(VKS_K_ACTOR_HEAD,     actor_head,     11, 0x00, 0x7f0, 36, 64, 1, 0, 0),
+    K(VKS_K_ACTOR_HEAD_BWD, actor_head_bwd,  6, 0x00, 0x020, 28, 64, 1, 0, 0),
+    K(VKS_K_CRITIC_TARGET,  critic_target,   8, 0x00, 0x080, 48, 64, 1, 0, 0),
+    K(VKS_K_CRITIC_LOSS,    critic_loss,     6, 0x00, 0x030, 36, 64, 1, 0, 0),
+    K(VKS_K_ACTOR_LOSS,     actor_loss,     11, 0x00, 0x780, 40, 64, 1, 0, 0),
 };
 #undef K
 

@@ -64,6 +64,11 @@ uint32_t vks_tensor_stride(const vks_tensor *t);
 /* Copies rows×cols dense host floats in (zero padding) or out. The device
  * must not be using the tensor (wait for sequences that touch it). */
 vksac_status vks_tensor_write(vks_tensor *t, const float *src);
+/* Copies nrows×cols dense host floats into rows row0 … row0+nrows−1 (zero
+ * padding); only those rows' bytes are copied (or staged). E_ARG when the
+ * range does not lie within the tensor or nrows is 0. Same rule as
+ * vks_tensor_write: the device must not be using the tensor. */
+vksac_status vks_tensor_write_rows(vks_tensor *t, uint32_t row0, uint32_t nrows, const float *src);
 vksac_status vks_tensor_read(const vks_tensor *t, float *dst);
 /* Raw copy of the padded storage (rows × stride floats), for tests. */
 vksac_status vks_tensor_read_padded(const vks_tensor *t, float *dst);
@@ -136,6 +141,12 @@ typedef enum vks_kernel_id {
     VKS_K_REGEN_WASS,
     /* src/rl kernels */
     VKS_K_REPLAY_SAMPLE,
+    VKS_K_RSM_CONCAT,
+    VKS_K_ACTOR_HEAD,
+    VKS_K_ACTOR_HEAD_BWD,
+    VKS_K_CRITIC_TARGET,
+    VKS_K_CRITIC_LOSS,
+    VKS_K_ACTOR_LOSS,
     VKS_K_COUNT
 } vks_kernel_id;
 

@@ -215,6 +215,40 @@ vksac_status vks_tensor_write(vks_tensor *t, const float *src)
     return st;
 }
 
+vksac_status vks_tensor_write_rows(vks_tensor *t, uint32_t row0, uint32_t nrows, const float *src)
+{
+    static const char fn[] = "vks_tensor_write_rows";
+    VKS_TRY(check_io(t, src, fn));
+    if (nrows == 0)
+        return vks_fail(t->ctx, VKSAC_E_ARG, "%s: nrows is 0, must be positive", fn);
+    if (row0 >= t->rows || nrows > t->rows - row0)
+        return vks_fail(t->ctx, VKSAC_E_ARG, "%s: rows [%u, %llu) do not lie within the %u rows of a %ux%u tensor",
+                        fn, row0, (unsigned long long)row0 + nrows, t->rows, t->rows, t->cols);
+    VkDeviceSize off = (VkDeviceSize)row0 * t->stride * sizeof *src;
+    VkDeviceSize bytes = (VkDeviceSize)nrows * t->stride * sizeof *src;
+    float *p;
+    vks_chunk *staging = NULL;
+    VkDeviceSize soff = 0;
+    if (t->chunk->map) {
+        p = (float *)((char *)t->chunk->map + t->offset + off);
+    } else {
+        /* A staging range just for these rows (sub-allocated from the
+         * staging arena, released after the copy). */
+        VKS_TRY(vks_arena_alloc(t->ctx, &t->ctx->staging, bytes, &staging, &soff));
+        p = (float *)((char *)staging->map + soff);
+    }
+    for (uint32_t r = 0; r < nrows; r++) {
+        memcpy(p + (size_t)r * t->stride, src + (size_t)r * t->cols, t->cols * sizeof *src);
+        memset(p + (size_t)r * t->stride + t->cols, 0, (t->stride - t->cols) * sizeof *src);
+    }
+    vksac_status st = VKSAC_OK;
+    if (staging) {
+        st = vks_copy_now(t->ctx, staging->buffer, soff, t->chunk->buffer, t->offset + off, bytes);
+        vks_arena_release(staging, soff, bytes);
+    }
+    return st;
+}
+
 static vksac_status read_into(const vks_tensor *ct, float *dst, bool padded)
 {
     vks_tensor *t = (vks_tensor *)ct;   /* reading changes no tensor state */

@@ -101,4 +101,46 @@ double ref_sac_normal(uint32_t key, uint32_t stream, uint32_t r, uint32_t j, uin
 /* Replay slot for batch row b: umulhi(w.x, size). */
 uint32_t ref_sac_replay_index(uint32_t key, uint32_t b, uint64_t counter, uint32_t size);
 
+/* ---- For tests: the pieces of the update, exposed for finite-difference
+ * checks (tests/test_sac_ref.c) and for comparing device kernels piece by
+ * piece. Layouts as in docs/sac.md: p, log p rows of Σn; critic outputs
+ * q[n] B×W, W = M·(c + Σn); targets K per row and part (K = 1 for plain
+ * critics, ref_sac_kept_atoms for TQC): yc B×K, yd B×D×K with head i of
+ * row b at (b·D + i)·K. ---- */
+
+/* Backward of ref_sac_actor_head for one row (same h and eps): dh (Σn + 2C)
+ * from the upstream gradients da (C), dlogp_c, dp and dlogp (Σn); da, dp,
+ * dlogp may be NULL for zero. For tests. */
+void ref_sac_actor_head_backward(const ref_sac_cfg *cfg, const double *h, const double *eps, const double *da,
+                                 double dlogp_c, const double *dp, const double *dlogp, double *dh);
+/* Targets per row and part: 1 for plain critics, else floor(f·N·M) (≥ 1;
+ * N·M with TQC_TRUNCATE dropped; N → 1 with TARGET_MIN dropped). For tests. */
+uint32_t ref_sac_kept_atoms(const ref_sac_cfg *cfg);
+/* Critic-step targets yc, yd from the target critics' outputs qbar[n] (B×W)
+ * and the next-action head (log π'_c B, p', log p' B×Σn). For tests. */
+void ref_sac_target(const ref_sac_cfg *cfg, uint32_t B, const double *const *qbar, const double *logp_c,
+                    const double *p, const double *logp, const double *reward, const double *terminated,
+                    double alpha, double *yc, double *yd);
+/* Critic loss (summed over critics and parts) of the online outputs q[n]
+ * against the targets, with ∂/∂q[n] in dq[n] (B×W, overwritten). For tests. */
+double ref_sac_critic_loss(const ref_sac_cfg *cfg, uint32_t B, const double *const *q, const double *disc,
+                           const double *yc, const double *yd, double *const *dq);
+/* Actor loss from the critics' outputs q[n] at (s, a_c) and the head's
+ * log π_c (B), p, log p (B×Σn), and (when dq is non-NULL; then all four
+ * must be) its partial derivatives w.r.t. each of them, overwritten.
+ * For tests. */
+double ref_sac_actor_loss(const ref_sac_cfg *cfg, uint32_t B, double alpha, const double *const *q,
+                          const double *logp_c, const double *p, const double *logp, double *const *dq,
+                          double *dlogp_c, double *dp, double *dlogp);
+/* ∂J/∂log α = −α·mean_B[(log π_c + H̄_c) + Σ_i Σ_d p_i(d)(log p_i(d) + H̄_i)],
+ * which is also J's value (stats[5]). For tests. */
+double ref_sac_temperature_grad(const ref_sac_cfg *cfg, uint32_t B, double alpha, const double *logp_c,
+                                const double *p, const double *logp);
+/* The actor step's loss at st->actor on batch->states (RSMNorm, critics and
+ * α from st; noise stream 3 and dropout at counter), and with grad non-NULL
+ * its gradient w.r.t. the actor parameters (actor layout). Changes nothing.
+ * For tests. */
+double ref_sac_actor_objective(const ref_sac_cfg *cfg, const ref_sac_state *st, const ref_sac_batch *batch,
+                               uint64_t counter, double *grad);
+
 #endif

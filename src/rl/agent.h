@@ -1,0 +1,68 @@
+/*
+ * The agent of the public API: networks, optimisers, the state
+ * normaliser, the replay buffer and the recorded update (docs/sac.md).
+ */
+#ifndef VKSAC_RL_AGENT_H
+#define VKSAC_RL_AGENT_H
+
+#include "rl/rl.h"
+
+typedef struct rl_graph rl_graph;
+typedef struct rl_act rl_act;
+
+#define RL_ACT_CACHE 4
+
+typedef struct rl_agent {
+    vks_ctx *ctx;
+    vksac_agent_config cfg;          /* every default filled in */
+    rl_heads heads;
+    nn_rsmnorm *rsm;
+    nn_mlp *actor;
+    nn_optim *actor_opt;
+    nn_mlp *critic[RL_MAX_CRITICS], *target[RL_MAX_CRITICS];
+    nn_optim *critic_opt[RL_MAX_CRITICS];
+    nn_params *alpha;                /* one tensor, log_alpha */
+    nn_optim *alpha_opt;
+    rl_replay *replay;
+    rl_graph *graph;                 /* sampled updates at batch_size */
+    rl_graph *given;                 /* updates on a given batch (update_batch) */
+    rl_act *act[RL_ACT_CACHE];       /* act/observe recordings per batch size */
+    uint64_t updates, observed;
+    float *scratch;                  /* host conversions of observed transitions */
+    size_t scratch_len;
+} rl_agent;
+
+/* Checks a public config and fills in its defaults (E_ARG naming the
+ * field). `fn` prefixes messages. */
+vksac_status rl_agent_resolve(vks_ctx *ctx, const char *fn, const vksac_agent_config *in, vksac_agent_config *out);
+/* Creates an agent from a resolved config: fresh networks from its seed. */
+vksac_status rl_agent_create(vks_ctx *ctx, const vksac_agent_config *cfg, rl_agent **out);
+void rl_agent_destroy(rl_agent *a);
+
+/* graph.c: record (once) and run updates. */
+vksac_status rl_graph_create(rl_agent *a, uint32_t batch, bool sample, rl_graph **out);
+void rl_graph_destroy(rl_graph *g);
+/* Submits n updates and waits; the actor steps on updates whose counter
+ * (1-based) is a multiple of actor_update_every. */
+vksac_status rl_graph_run(rl_graph *g, uint32_t n);
+/* The batch tensors of a graph built with sample = false. */
+rl_replay_batch rl_graph_batch(rl_graph *g);
+/* Dispatches in one update with and without the actor step. */
+uint32_t rl_graph_dispatches(const rl_graph *g, bool actor);
+/* Multiply-add FLOPs ×2 of the linear layers in one update (with actor). */
+double rl_graph_flops(const rl_graph *g);
+
+/* act.c */
+vksac_status rl_agent_act(rl_agent *a, const float *states, uint32_t n, int sample, float *cont, int32_t *disc,
+                          float *lpc, float *lpd);
+vksac_status rl_agent_observe(rl_agent *a, const vksac_transitions *t);
+vksac_status rl_agent_update(rl_agent *a, uint32_t n);
+vksac_status rl_agent_update_batch(rl_agent *a, const vksac_transitions *t);
+vksac_status rl_agent_stats(rl_agent *a, vksac_stats *out);
+void rl_act_destroy(rl_act *c);
+
+/* The MLP configs of the actor and of critic n (seeds of docs/sac.md). */
+vksac_status rl_actor_mlp_config(vks_ctx *ctx, const vksac_agent_config *cfg, nn_mlp_config *out);
+vksac_status rl_critic_mlp_config(vks_ctx *ctx, const vksac_agent_config *cfg, uint32_t n, nn_mlp_config *out);
+
+#endif

@@ -1,0 +1,249 @@
+/* One SAC update recorded once (docs/sac.md, "One update") and replayed:
+ * the tensors of a batch size, the workspaces of every pass, and two
+ * recordings, with and without the actor step. */
+#include <stdlib.h>
+
+#include "rl/agent.h"
+
+enum { STACK_QT, STACK_Q, STACK_QPI, STACK_DQ, STACK_DX, STACK_COUNT };
+
+struct rl_graph {
+    rl_agent *a;
+    uint32_t B, bp;
+    bool sample;
+    rl_replay_batch batch;                     /* s, s', a, d, rtd */
+    vks_tensor *xs, *xs2;                      /* actor inputs at s and s' */
+    vks_tensor *X, *X2, *Xpi;                  /* critic inputs */
+    vks_tensor *H, *H2, *dH, *Y;
+    rl_head_out next, pi;                      /* head outputs at s' and s */
+    vks_tensor *stack[STACK_COUNT];            /* N·Bp rows each */
+    vks_tensor *view[STACK_COUNT][RL_MAX_CRITICS];
+    nn_mlp_ws *ws_next, *ws_pi;                /* actor at s', at s */
+    nn_mlp_ws *ws_t[RL_MAX_CRITICS], *ws_q[RL_MAX_CRITICS], *ws_cpi[RL_MAX_CRITICS];
+    vks_seq *seq[2];                           /* without, with the actor step */
+};
+
+static vksac_status tensor(rl_graph *g, uint32_t rows, uint32_t cols, vks_tensor **t)
+{
+    return cols ? vks_tensor_create(g->a->ctx, rows, cols, t) : VKSAC_OK;
+}
+
+static vksac_status head_out(rl_graph *g, rl_head_out *o, bool aux)
+{
+    const rl_shape *s = &g->a->heads.shape;
+    VKS_TRY(tensor(g, g->B, s->C, &o->a));
+    VKS_TRY(tensor(g, g->B, 1, &o->lpc));
+    VKS_TRY(tensor(g, g->B, s->nsum, &o->p));
+    VKS_TRY(tensor(g, g->B, s->nsum, &o->logp));
+    return aux ? tensor(g, g->B, 2 * s->C, &o->aux) : VKSAC_OK;
+}
+
+static vksac_status stacks(rl_graph *g)
+{
+    const rl_shape *s = &g->a->heads.shape;
+    for (int k = 0; k < STACK_COUNT; k++) {
+        uint32_t cols = k == STACK_DX ? s->S + s->C : rl_critic_out(s);
+        VKS_TRY(vks_tensor_create(g->a->ctx, s->N * g->bp, cols, &g->stack[k]));
+        uint64_t per = (uint64_t)g->bp * vks_tensor_stride(g->stack[k]);
+        for (uint32_t n = 0; n < s->N; n++)
+            VKS_TRY(vks_tensor_view(g->stack[k], n * per, g->B, cols, &g->view[k][n]));
+    }
+    return VKSAC_OK;
+}
+
+static vksac_status workspaces(rl_graph *g)
+{
+    rl_agent *a = g->a;
+    const vks_tensor *ctr = a->heads.counters;
+    VKS_TRY(nn_mlp_ws_create(a->actor, g->B, ctr, RL_CTR_UPDATE, RL_DROP_ACTOR_NEXT, &g->ws_next));
+    VKS_TRY(nn_mlp_ws_create(a->actor, g->B, ctr, RL_CTR_UPDATE, RL_DROP_ACTOR, &g->ws_pi));
+    for (uint32_t n = 0; n < a->heads.shape.N; n++) {
+        VKS_TRY(nn_mlp_ws_create(a->target[n], g->B, ctr, RL_CTR_UPDATE, RL_DROP_TARGET, &g->ws_t[n]));
+        VKS_TRY(nn_mlp_ws_create(a->critic[n], g->B, ctr, RL_CTR_UPDATE, RL_DROP_CRITIC, &g->ws_q[n]));
+        VKS_TRY(nn_mlp_ws_create(a->critic[n], g->B, ctr, RL_CTR_UPDATE, RL_DROP_CRITIC_PI, &g->ws_cpi[n]));
+    }
+    return VKSAC_OK;
+}
+
+static vksac_status tensors(rl_graph *g)
+{
+    const rl_shape *s = &g->a->heads.shape;
+    uint32_t B = g->B;
+    rl_replay_batch *b = &g->batch;
+    VKS_TRY(tensor(g, B, s->S, &b->states));
+    VKS_TRY(tensor(g, B, s->S, &b->next_states));
+    VKS_TRY(tensor(g, B, s->C, &b->cont));
+    VKS_TRY(tensor(g, B, s->D, &b->disc));
+    VKS_TRY(tensor(g, B, 3, &b->rtd));
+    VKS_TRY(tensor(g, B, s->S, &g->xs));
+    VKS_TRY(tensor(g, B, s->S, &g->xs2));
+    VKS_TRY(tensor(g, B, s->S + s->C, &g->X));
+    VKS_TRY(tensor(g, B, s->S + s->C, &g->X2));
+    VKS_TRY(tensor(g, B, s->S + s->C, &g->Xpi));
+    VKS_TRY(tensor(g, B, rl_actor_out(s), &g->H));
+    VKS_TRY(tensor(g, B, rl_actor_out(s), &g->H2));
+    VKS_TRY(tensor(g, B, rl_actor_out(s), &g->dH));
+    VKS_TRY(tensor(g, B, rl_target_cols(s), &g->Y));
+    VKS_TRY(head_out(g, &g->next, false));
+    VKS_TRY(head_out(g, &g->pi, true));
+    VKS_TRY(stacks(g));
+    return workspaces(g);
+}
+
+/* ---- recording ------------------------------------------------------------ */
+
+static const vks_tensor *log_alpha(const rl_graph *g) { return g->a->alpha->view[NN_THETA][0]; }
+static bool normalise(const rl_graph *g) { return !g->a->cfg.no_rsmnorm; }
+
+static vksac_status critic_step(vks_seq *seq, rl_graph *g)
+{
+    rl_agent *a = g->a;
+    const rl_heads *h = &a->heads;
+    const rl_replay_batch *b = &g->batch;
+    uint32_t N = h->shape.N;
+    /* Next action from the current actor at s' (SPEC.md §6: not at s). */
+    VKS_TRY(rl_input(seq, g->xs2, b->next_states, a->rsm, normalise(g), NULL));
+    VKS_TRY(nn_mlp_forward(seq, a->actor, g->ws_next, g->xs2, g->H2, true));
+    VKS_TRY(rl_actor_head(seq, h, g->H2, RL_STREAM_NEXT, RL_CTR_UPDATE,
+                          RL_HEAD_SAMPLE_CONT | RL_HEAD_CONT | RL_HEAD_PROBS, &g->next));
+    VKS_TRY(rl_input(seq, g->X2, b->next_states, a->rsm, normalise(g), g->next.a));
+    for (uint32_t n = 0; n < N; n++)
+        VKS_TRY(nn_mlp_forward(seq, a->target[n], g->ws_t[n], g->X2, g->view[STACK_QT][n], true));
+    VKS_TRY(rl_critic_target(seq, h, g->Y, g->stack[STACK_QT], &g->next, b->rtd, log_alpha(g), g->B));
+    VKS_TRY(rl_input(seq, g->X, b->states, a->rsm, normalise(g), b->cont));
+    for (uint32_t n = 0; n < N; n++)
+        VKS_TRY(nn_mlp_forward(seq, a->critic[n], g->ws_q[n], g->X, g->view[STACK_Q][n], true));
+    VKS_TRY(rl_critic_loss(seq, h, g->stack[STACK_DQ], g->stack[STACK_Q], g->Y, b->disc, g->B));
+    for (uint32_t n = 0; n < N; n++) {
+        VKS_TRY(nn_mlp_backward(seq, a->critic[n], g->ws_q[n], g->X, g->view[STACK_DQ][n], NULL, NN_GRADS_WRITE));
+        VKS_TRY(nn_optim_step(seq, a->critic_opt[n]));
+    }
+    return VKSAC_OK;
+}
+
+static vksac_status actor_step(vks_seq *seq, rl_graph *g)
+{
+    rl_agent *a = g->a;
+    const rl_heads *h = &a->heads;
+    uint32_t N = h->shape.N;
+    VKS_TRY(rl_input(seq, g->xs, g->batch.states, a->rsm, normalise(g), NULL));
+    VKS_TRY(nn_mlp_forward(seq, a->actor, g->ws_pi, g->xs, g->H, true));
+    VKS_TRY(rl_actor_head(seq, h, g->H, RL_STREAM_ACTOR, RL_CTR_UPDATE,
+                          RL_HEAD_SAMPLE_CONT | RL_HEAD_CONT | RL_HEAD_AUX | RL_HEAD_PROBS, &g->pi));
+    VKS_TRY(rl_input(seq, g->Xpi, g->batch.states, a->rsm, normalise(g), g->pi.a));
+    for (uint32_t n = 0; n < N; n++)
+        VKS_TRY(nn_mlp_forward(seq, a->critic[n], g->ws_cpi[n], g->Xpi, g->view[STACK_QPI][n], true));
+    VKS_TRY(rl_actor_loss(seq, h, g->stack[STACK_DQ], g->dH, a->alpha->view[NN_GRAD][0], g->stack[STACK_QPI], &g->pi,
+                          log_alpha(g), g->B));
+    if (h->shape.C > 0) {
+        /* Critics frozen: only the gradient w.r.t. their input a_c. */
+        for (uint32_t n = 0; n < N; n++)
+            VKS_TRY(nn_mlp_backward(seq, a->critic[n], g->ws_cpi[n], g->Xpi, g->view[STACK_DQ][n],
+                                    g->view[STACK_DX][n], NN_GRADS_NONE));
+        VKS_TRY(rl_actor_head_backward(seq, h, g->dH, g->H, g->pi.aux, g->stack[STACK_DX], log_alpha(g), g->B));
+    }
+    VKS_TRY(nn_mlp_backward(seq, a->actor, g->ws_pi, g->xs, g->dH, NULL, NN_GRADS_WRITE));
+    VKS_TRY(nn_optim_step(seq, a->actor_opt));
+    return nn_optim_step(seq, a->alpha_opt);
+}
+
+static vksac_status record(rl_graph *g, bool with_actor)
+{
+    rl_agent *a = g->a;
+    vks_seq *seq = g->seq[with_actor];
+    VKS_TRY(vks_seq_begin(seq));
+    VKS_TRY(nn_tick(seq, a->heads.counters, 1u << RL_CTR_UPDATE, 1u << RL_CTR_UPDATE));
+    if (g->sample)
+        VKS_TRY(rl_replay_record_sample(seq, a->replay, a->heads.counters, RL_CTR_UPDATE, a->heads.key, &g->batch));
+    VKS_TRY(critic_step(seq, g));
+    if (with_actor)
+        VKS_TRY(actor_step(seq, g));
+    for (uint32_t n = 0; n < a->heads.shape.N; n++)
+        VKS_TRY(nn_ema(seq, a->target[n]->params, a->critic[n]->params, a->cfg.ema_decay));
+    return vks_seq_end(seq);
+}
+
+vksac_status rl_graph_create(rl_agent *a, uint32_t batch, bool sample, rl_graph **out)
+{
+    *out = NULL;
+    rl_graph *g = calloc(1, sizeof *g);
+    if (!g)
+        return vks_fail(a->ctx, VKSAC_E_OOM, "out of host memory for an update graph");
+    *g = (rl_graph){.a = a, .B = batch, .bp = rl_stack_rows(batch), .sample = sample};
+    vksac_status st = tensors(g);
+    for (int k = 0; k < 2 && st == VKSAC_OK; k++) {
+        st = vks_seq_create(a->ctx, 0, &g->seq[k]);
+        if (st == VKSAC_OK)
+            st = record(g, k == 1);
+    }
+    if (st != VKSAC_OK) {
+        rl_graph_destroy(g);
+        return st;
+    }
+    *out = g;
+    return VKSAC_OK;
+}
+
+void rl_graph_destroy(rl_graph *g)
+{
+    if (!g)
+        return;
+    for (int k = 0; k < 2; k++)
+        vks_seq_destroy(g->seq[k]);
+    nn_mlp_ws_destroy(g->ws_next);
+    nn_mlp_ws_destroy(g->ws_pi);
+    for (uint32_t n = 0; n < RL_MAX_CRITICS; n++) {
+        nn_mlp_ws_destroy(g->ws_t[n]);
+        nn_mlp_ws_destroy(g->ws_q[n]);
+        nn_mlp_ws_destroy(g->ws_cpi[n]);
+    }
+    for (int k = 0; k < STACK_COUNT; k++) {
+        for (uint32_t n = 0; n < RL_MAX_CRITICS; n++)
+            vks_tensor_destroy(g->view[k][n]);
+        vks_tensor_destroy(g->stack[k]);
+    }
+    rl_head_out *o[] = {&g->next, &g->pi};
+    for (int i = 0; i < 2; i++) {
+        vks_tensor *t[] = {o[i]->a, o[i]->aux, o[i]->lpc, o[i]->p, o[i]->logp, o[i]->disc, o[i]->lpd};
+        for (size_t j = 0; j < sizeof t / sizeof *t; j++)
+            vks_tensor_destroy(t[j]);
+    }
+    rl_replay_batch *b = &g->batch;
+    vks_tensor *t[] = {b->states, b->next_states, b->cont, b->disc, b->rtd, g->xs, g->xs2, g->X, g->X2, g->Xpi,
+                       g->H, g->H2, g->dH, g->Y};
+    for (size_t j = 0; j < sizeof t / sizeof *t; j++)
+        vks_tensor_destroy(t[j]);
+    free(g);
+}
+
+/* ---- running ---------------------------------------------------------------- */
+
+vksac_status rl_graph_run(rl_graph *g, uint32_t n)
+{
+    rl_agent *a = g->a;
+    uint32_t every = a->cfg.actor_update_every;
+    while (n > 0) {
+        /* Runs of updates without the actor step, then one with it. */
+        uint64_t next = a->updates + 1;
+        uint32_t until_actor = (uint32_t)((every - next % every) % every);
+        bool actor = until_actor == 0;
+        uint32_t run = actor ? 1 : (until_actor < n ? until_actor : n);
+        if (actor && every == 1)
+            run = n;
+        VKS_TRY(vks_seq_run(g->seq[actor], run));
+        a->updates += run;
+        n -= run;
+    }
+    return VKSAC_OK;
+}
+
+rl_replay_batch rl_graph_batch(rl_graph *g) { return g->batch; }
+
+uint32_t rl_graph_dispatches(const rl_graph *g, bool actor) { return vks_seq_dispatches(g->seq[actor]); }
+
+double rl_graph_flops(const rl_graph *g)
+{
+    const rl_agent *a = g->a;
+    double fa = nn_mlp_forward_flops(a->actor, g->B), fc = nn_mlp_forward_flops(a->critic[0], g->B);
+    return 4.0 * fa + 6.0 * a->heads.shape.N * fc;
+}
