@@ -2,6 +2,7 @@
 #include <stdlib.h>
 
 #include "rl/agent.h"
+#include "rl/checkpoint.h"
 #include "vksac.h"
 
 #define VKSAC_API __attribute__((visibility("default")))
@@ -92,4 +93,35 @@ VKSAC_API vksac_status vksac_agent_stats(vksac_agent *agent, vksac_stats *out)
     if (!out)
         return vks_fail(vksac_context_vk(agent->ctx), VKSAC_E_ARG, "vksac_agent_stats: out must not be NULL");
     return rl_agent_stats(agent->rl, out);
+}
+
+VKSAC_API vksac_status vksac_agent_save(vksac_agent *agent, const char *path)
+{
+    VKS_TRY(need_agent(agent, "vksac_agent_save"));
+    return rl_checkpoint_save(agent->rl, path, true);
+}
+
+VKSAC_API vksac_status vksac_agent_export_policy(vksac_agent *agent, const char *path)
+{
+    VKS_TRY(need_agent(agent, "vksac_agent_export_policy"));
+    return rl_checkpoint_save(agent->rl, path, false);
+}
+
+VKSAC_API vksac_status vksac_agent_load(vksac_context *ctx, const char *path, vksac_agent **out)
+{
+    if (!ctx || !out)
+        return VKSAC_E_ARG;
+    *out = NULL;
+    vksac_agent *agent = calloc(1, sizeof *agent);
+    vks_ctx *vk = vksac_context_vk(ctx);
+    if (!agent)
+        return vks_fail(vk, VKSAC_E_OOM, "out of host memory for an agent");
+    agent->ctx = ctx;
+    vksac_status st = rl_checkpoint_load(vk, path, &agent->rl);
+    if (st != VKSAC_OK) {
+        free(agent);
+        return st;
+    }
+    *out = agent;
+    return VKSAC_OK;
 }
