@@ -5,7 +5,8 @@
 #                           list the Vulkan devices, run a GEMM on the default one
 #   scripts/setup.sh test   install what is missing, build build/ and run the
 #                           test suite, then build build-asan/ (ASan + UBSan)
-#                           and run the suite there too
+#                           and run the suite there too, then fuzz the
+#                           checkpoint parser for VKSAC_FUZZ_SECONDS (60)
 #
 # Packages are installed only when absent, and only as root; otherwise the
 # script prints the apt command to run and stops. Works from any directory.
@@ -14,7 +15,7 @@ set -euo pipefail
 mode="${1:-run}"
 case "$mode" in
   run | test) ;;
-  -h | --help) sed -n '2,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h | --help) sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
   *) echo "usage: scripts/setup.sh [test]" >&2; exit 2 ;;
 esac
 
@@ -53,4 +54,5 @@ else
   cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DVKSAC_SANITIZE=ON -DVKSAC_BENCH=OFF
   cmake --build build-asan -j"$jobs"
   ctest --test-dir build-asan --output-on-failure
+  scripts/fuzz.sh "${VKSAC_FUZZ_SECONDS:-60}"
 fi
