@@ -80,11 +80,10 @@ static vksac_status act_build(rl_agent *a, rl_act *c)
  * recently used). */
 static vksac_status act_for(rl_agent *a, uint32_t n, rl_act **out)
 {
-    static uint64_t clock;
     int slot = 0;
     for (int i = 0; i < RL_ACT_CACHE; i++) {
         if (a->act[i] && a->act[i]->n == n) {
-            a->act[i]->used = ++clock;
+            a->act[i]->used = ++a->act_clock;
             *out = a->act[i];
             return VKSAC_OK;
         }
@@ -102,7 +101,7 @@ static vksac_status act_for(rl_agent *a, uint32_t n, rl_act **out)
         rl_act_destroy(c);
         return st;
     }
-    c->used = ++clock;
+    c->used = ++a->act_clock;
     *out = a->act[slot] = c;
     return VKSAC_OK;
 }
@@ -239,8 +238,7 @@ vksac_status rl_agent_update_batch(rl_agent *a, const vksac_transitions *t)
     float *f = NULL;
     VKS_TRY(convert(a, fn, t, &f));
     const rl_shape *s = &a->heads.shape;
-    if (!a->given || rl_graph_batch(a->given).states == NULL ||
-        vks_tensor_rows(rl_graph_batch(a->given).states) != t->n) {
+    if (!a->given || vks_tensor_rows(rl_graph_batch(a->given).states) != t->n) {
         rl_graph_destroy(a->given);
         a->given = NULL;
         VKS_TRY(rl_graph_create(a, t->n, false, &a->given));

@@ -27,6 +27,7 @@ typedef struct rl_agent {
     rl_graph *graph;                 /* sampled updates at batch_size */
     rl_graph *given;                 /* updates on a given batch (update_batch) */
     rl_act *act[RL_ACT_CACHE];       /* act/observe recordings per batch size */
+    uint64_t act_clock;              /* last use of each, for eviction */
     uint64_t updates, observed;
     float *scratch;                  /* host conversions of observed transitions */
     size_t scratch_len;

@@ -292,18 +292,6 @@ static vksac_status parse_number(const reader *r, const char *key, const char *v
     return VKSAC_OK;
 }
 
-/* Strings in the config must outlive the file: map them to the canonical
- * names the config resolution accepts (anything else fails there). */
-static const char *canonical(const char *v)
-{
-    static const char *const names[] = {"relu2", "relu", "crelu", "adam_atan2", "adam", "adamw", "l2",
-                                        "wasserstein", "none", "exp", "sigmoid", NULL};
-    for (int i = 0; names[i]; i++)
-        if (!strcmp(v, names[i]))
-            return names[i];
-    return "(unknown)";
-}
-
 static vksac_status read_fields(const reader *r, const char *prefix, const field *f, size_t n, void *base)
 {
     for (size_t i = 0; i < n; i++) {
@@ -315,7 +303,7 @@ static vksac_status read_fields(const reader *r, const char *prefix, const field
         char *p = (char *)base + f[i].offset;
         double x = 0.0;
         switch (f[i].kind) {
-        case F_STR: *(const char **)p = canonical(v); continue;
+        case F_STR: *(const char **)p = v; continue;   /* resolution swaps in a static copy */
         case F_U32: VKS_TRY(parse_number(r, key, v, 0, 4294967295.0, &x)); *(uint32_t *)p = (uint32_t)x; break;
         case F_U64: {
             char *end;

@@ -223,13 +223,11 @@ vksac_status rl_graph_run(rl_graph *g, uint32_t n)
     rl_agent *a = g->a;
     uint32_t every = a->cfg.actor_update_every;
     while (n > 0) {
-        /* Runs of updates without the actor step, then one with it. */
-        uint64_t next = a->updates + 1;
-        uint32_t until_actor = (uint32_t)((every - next % every) % every);
-        bool actor = until_actor == 0;
-        uint32_t run = actor ? 1 : (until_actor < n ? until_actor : n);
-        if (actor && every == 1)
-            run = n;
+        /* Updates before the next one whose counter is a multiple of
+         * `every` run without the actor step; that one runs with it. */
+        uint32_t before = (uint32_t)((every - (a->updates + 1) % every) % every);
+        bool actor = before == 0;
+        uint32_t run = !actor ? (before < n ? before : n) : every == 1 ? n : 1;
         VKS_TRY(vks_seq_run(g->seq[actor], run));
         a->updates += run;
         n -= run;

@@ -70,7 +70,7 @@ vksac_status rl_actor_head(vks_seq *seq, const rl_heads *h, const vks_tensor *H,
     if (s->D == 0)
         flags &= ~(uint32_t)(RL_HEAD_PROBS | RL_HEAD_CHOICE);
     if (h->sigmoid)
-        flags |= 4;
+        flags |= RL_HEAD_SIGMOID;
     struct { uint32_t rows, c, d, nsum, key, stream, ci, flags; float gumbel_t; } pc = {
         B, s->C, s->D, s->nsum, h->key, stream, counter_index, flags, h->gumbel_t};
     vks_tensor *sink = h->sink;

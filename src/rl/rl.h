@@ -72,8 +72,8 @@ typedef struct rl_head_out {
 } rl_head_out;
 
 enum {
-    RL_HEAD_SAMPLE_CONT = 1, RL_HEAD_SAMPLE_DISC = 2, RL_HEAD_AUX = 8, RL_HEAD_CHOICE = 16,
-    RL_HEAD_CONT = 32, RL_HEAD_PROBS = 64
+    RL_HEAD_SAMPLE_CONT = 1, RL_HEAD_SAMPLE_DISC = 2, RL_HEAD_SIGMOID = 4, RL_HEAD_AUX = 8, RL_HEAD_CHOICE = 16,
+    RL_HEAD_CONT = 32, RL_HEAD_PROBS = 64   /* as in shaders/actor_head.comp; SIGMOID comes from rl_heads */
 };
 
 /* X = [RSMNorm(s) | a] (a may be NULL; normalise false copies s). */
