@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fuzzes the safetensors checkpoint parser (src/rl/safetensors.c) with
+# Fuzzes the safetensors checkpoint parser (src/rl/safetensors*.c) with
 # libFuzzer, AddressSanitizer and UndefinedBehaviorSanitizer.
 #
 #   scripts/fuzz.sh [SECONDS]   build build-fuzz/ with clang and fuzz for

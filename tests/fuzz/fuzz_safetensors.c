@@ -1,4 +1,4 @@
-/* libFuzzer target for the safetensors parser (src/rl/safetensors.c):
+/* libFuzzer target for the safetensors parser (src/rl/safetensors*.c):
  * scripts/fuzz.sh builds and runs it.
  *
  * Besides "no crash, no overread, no leak, no UB" (the sanitizers), it
