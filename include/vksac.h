@@ -189,6 +189,11 @@ typedef struct vksac_agent_config {
     uint32_t updates_per_step;                              /* UTD ratio, for training loops [1] */
     uint32_t actor_update_every;                            /* actor + α step every k updates [1] */
     uint64_t seed;                                          /* [0]; everything random derives from it */
+    /* Seeds of the initial weights (θ₀): two agents whose networks have the
+     * same shape and seed start from the same weights. 0 = derived from
+     * `seed`: the actor's is seed + 1, critic n's seed + 2 + n. */
+    uint64_t actor_seed;
+    uint64_t critic_seeds[VKSAC_MAX_CRITICS];
 } vksac_agent_config;
 
 typedef struct vksac_agent vksac_agent;
@@ -248,6 +253,15 @@ typedef struct vksac_stats {
     uint64_t observed;       /* transitions observed so far */
 } vksac_stats;
 vksac_status vksac_agent_stats(vksac_agent *agent, vksac_stats *out);
+
+/* The outputs of the online critics at n (state, continuous action)
+ * pairs, in evaluation mode (no dropout): q receives num_critics × n ×
+ * Q floats, Q = M·(c + Σn_i) with M = num_quantiles (1 when not
+ * quantiled) and c = 1 when there are continuous actions. Each row is
+ * [M atoms of Q_c | head 1: choice d's M atoms at d·M | head 2 …]
+ * (docs/sac.md). cont_actions (n×C) may be NULL when C is 0. */
+vksac_status vksac_agent_q(vksac_agent *agent, const float *states, const float *cont_actions, uint32_t n,
+                           float *q);
 
 /* Checkpoints (safetensors, docs/checkpoint.md). save writes everything
  * needed to resume training bit-identically: networks, targets, optimiser

@@ -367,6 +367,50 @@ static void test_bad_calls(void **state)
     rl_agent_destroy(a);
 }
 
+static int same_net(const nn_params *x, const nn_params *y)
+{
+    size_t n, m;
+    float *a = params_of(x, &n), *b = params_of(y, &m);
+    int same = n == m && !memcmp(a, b, n * sizeof *a);
+    free(a);
+    free(b);
+    return same;
+}
+
+/* Per-network seeds: a network's initial weights depend on its own seed
+ * alone, so another agent can start a critic from the same weights; the
+ * seeds survive a checkpoint. */
+static void test_network_seeds(void **state)
+{
+    (void)state;
+    vksac_agent_config c = hybrid_config();
+    c.seed = 1;
+    rl_agent *x = make(&c);
+    assert_int_equal(x->cfg.actor_seed, 2);
+    assert_int_equal(x->cfg.critic_seeds[0], 3);
+    assert_int_equal(x->cfg.critic_seeds[1], 4);
+    c.seed = 50;
+    c.actor_seed = 2;
+    c.critic_seeds[1] = 3;
+    rl_agent *y = make(&c);
+    assert_true(same_net(x->actor->params, y->actor->params));
+    assert_true(same_net(x->critic[0]->params, y->critic[1]->params));
+    assert_true(same_net(y->critic[1]->params, y->target[1]->params));
+    assert_false(same_net(x->critic[0]->params, y->critic[0]->params));
+    assert_int_equal(y->cfg.critic_seeds[0], 52);
+    const char *path = tmp_path("seeds");
+    TH_OK(rl_checkpoint_save(y, path, true));
+    rl_agent *z = NULL;
+    TH_OK(rl_checkpoint_load(th.ctx, path, &z));
+    assert_int_equal(z->cfg.actor_seed, 2);
+    assert_int_equal(z->cfg.critic_seeds[0], 52);
+    assert_int_equal(z->cfg.critic_seeds[1], 3);
+    unlink(path);
+    rl_agent_destroy(x);
+    rl_agent_destroy(y);
+    rl_agent_destroy(z);
+}
+
 int main(int argc, char **argv)
 {
     if (th_parse_args(argc, argv, "agent") != 0)
@@ -377,6 +421,7 @@ int main(int argc, char **argv)
         TH_TEST(test_bad_checkpoints),
         TH_TEST(test_bad_config),
         TH_TEST(test_bad_calls),
+        TH_TEST(test_network_seeds),
     };
     return cmocka_run_group_tests_name(th.group_name, tests, th_group_setup, th_group_teardown);
 }

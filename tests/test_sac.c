@@ -385,6 +385,62 @@ static void test_quantiled_hybrid(void **state)
                              .frac = 0.75f, .critic_dropout = 0.1f});
 }
 
+/* vksac_agent_q: the online critics in evaluation mode (dropout off) at
+ * the batch's (s, a) against the reference MLP on the same parameters,
+ * after a few updates so the critics differ from their initial weights. */
+static void test_critic_values(void **state)
+{
+    (void)state;
+    sac_case k = {.what = "TQC hybrid, dropout", .C = 1, .D = 2, .nd = {3, 2}, .quantiled = 1, .M = 4,
+                  .frac = 0.75f, .critic_dropout = 0.1f};
+    vksac_agent_config c = config_of(&k);
+    rl_agent *a = make_agent(&c);
+    set_rsmnorm(a);
+    const rl_shape *s = &a->heads.shape;
+    batch b;
+    batch_make(&b, s, a->cfg.action_low, a->cfg.action_high);
+    vksac_transitions t = transitions_of(&b);
+    TH_OK(rl_agent_update_batch(a, &t));
+    TH_OK(rl_agent_update_batch(a, &t));
+    snapshot now;
+    snapshot_take(a, &now);
+    uint32_t Q = rl_critic_out(s), S = s->S, C = s->C;
+    float *q = malloc((size_t)s->N * B * Q * sizeof *q);
+    TH_OK(rl_agent_q(a, b.s, b.a, B, q));
+    double *sn = malloc((size_t)B * S * sizeof *sn), *x = malloc((size_t)B * (S + C) * sizeof *x);
+    double *y = malloc((size_t)B * Q * sizeof *y);
+    ref_rsmnorm_forward(sn, b.sd, now.st.rsm_mean, now.st.rsm_var, B, S);
+    for (uint32_t r = 0; r < B; r++) {
+        memcpy(x + (size_t)r * (S + C), sn + (size_t)r * S, S * sizeof *x);
+        memcpy(x + (size_t)r * (S + C) + S, b.ad + (size_t)r * C, C * sizeof *x);
+    }
+    for (uint32_t n = 0; n < s->N; n++) {
+        ref_mlp m;
+        ref_mlp_cfg mc = ref_mlp_of(&a->critic[n]->cfg);
+        assert_int_equal(ref_mlp_init(&m, &mc), 0);
+        ref_mlp_run(&m, now.st.critic[n], x, B, 0, 0, y, NULL, NULL, NULL);
+        double err = 0, ref2 = 0;
+        for (size_t i = 0; i < (size_t)B * Q; i++) {
+            double d = q[n * (size_t)B * Q + i] - y[i];
+            err += d * d;
+            ref2 += y[i] * y[i];
+        }
+        print_message("critic %u: NMSE %.3g\n", n, err / ref2);
+        assert_true(ref2 > 0 && err / ref2 < 1e-10);
+    }
+    float bad[B * 5];
+    memcpy(bad, b.s, sizeof bad);
+    bad[7] = NAN;
+    assert_int_equal(rl_agent_q(a, bad, b.a, B, q), VKSAC_E_ARG);
+    assert_non_null(strstr(vks_ctx_error(th.ctx), "state of row 2 is nan"));
+    free(q);
+    free(sn);
+    free(x);
+    free(y);
+    snapshot_free(&now, s->N);
+    rl_agent_destroy(a);
+}
+
 int main(int argc, char **argv)
 {
     if (th_parse_args(argc, argv, "sac") != 0)
@@ -397,6 +453,7 @@ int main(int argc, char **argv)
         TH_TEST(test_actor_every_2),
         TH_TEST(test_quantiled),
         TH_TEST(test_quantiled_hybrid),
+        TH_TEST(test_critic_values),
     };
     return cmocka_run_group_tests_name(th.group_name, tests, th_group_setup, th_group_teardown);
 }

@@ -95,6 +95,13 @@ VKSAC_API vksac_status vksac_agent_stats(vksac_agent *agent, vksac_stats *out)
     return rl_agent_stats(agent->rl, out);
 }
 
+VKSAC_API vksac_status vksac_agent_q(vksac_agent *agent, const float *states, const float *cont_actions,
+                                     uint32_t n, float *q)
+{
+    VKS_TRY(need_agent(agent, "vksac_agent_q"));
+    return rl_agent_q(agent->rl, states, cont_actions, n, q);
+}
+
 VKSAC_API vksac_status vksac_agent_save(vksac_agent *agent, const char *path)
 {
     VKS_TRY(need_agent(agent, "vksac_agent_save"));

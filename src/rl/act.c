@@ -119,7 +119,7 @@ static vksac_status scratch(rl_agent *a, size_t floats, float **out)
     return VKSAC_OK;
 }
 
-static vksac_status need_finite(rl_agent *a, const char *fn, const char *what, const float *x, size_t rows,
+vksac_status rl_need_finite(rl_agent *a, const char *fn, const char *what, const float *x, size_t rows,
                                 size_t cols)
 {
     for (size_t i = 0; i < rows * cols; i++)
@@ -138,7 +138,7 @@ vksac_status rl_agent_act(rl_agent *a, const float *states, uint32_t n, int samp
         return vks_fail(a->ctx, VKSAC_E_ARG, "%s: %s", fn, states ? "n must be positive" : "states must not be NULL");
     if (n > 65536)
         return vks_fail(a->ctx, VKSAC_E_ARG, "%s: n must be at most 65536, got %u", fn, n);
-    VKS_TRY(need_finite(a, fn, "state", states, n, s->S));
+    VKS_TRY(rl_need_finite(a, fn, "state", states, n, s->S));
     rl_act *c;
     VKS_TRY(act_for(a, n, &c));
     VKS_TRY(vks_tensor_write(c->s, states));
@@ -196,11 +196,11 @@ static vksac_status convert(rl_agent *a, const char *fn, const vksac_transitions
         f[n * (s->D + 3) + r] = term;
         f[n * (s->D + 4) + r] = trunc;
     }
-    VKS_TRY(need_finite(a, fn, "state", t->states, n, s->S));
-    VKS_TRY(need_finite(a, fn, "next state", t->next_states, n, s->S));
-    VKS_TRY(need_finite(a, fn, "reward", t->rewards, n, 1));
+    VKS_TRY(rl_need_finite(a, fn, "state", t->states, n, s->S));
+    VKS_TRY(rl_need_finite(a, fn, "next state", t->next_states, n, s->S));
+    VKS_TRY(rl_need_finite(a, fn, "reward", t->rewards, n, 1));
     if (s->C)
-        VKS_TRY(need_finite(a, fn, "continuous action", t->cont_actions, n, s->C));
+        VKS_TRY(rl_need_finite(a, fn, "continuous action", t->cont_actions, n, s->C));
     *out = f;
     return VKSAC_OK;
 }

@@ -150,6 +150,10 @@ static vksac_status resolve_training(vks_ctx *ctx, const char *fn, vksac_agent_c
     DEFAULT_U(c->replay_capacity, 1000000);
     DEFAULT_U(c->updates_per_step, 1);
     DEFAULT_U(c->actor_update_every, 1);
+    if (!c->actor_seed)
+        c->actor_seed = c->seed + 1;
+    for (uint32_t n = 0; n < VKSAC_MAX_CRITICS; n++)
+        c->critic_seeds[n] = n >= c->num_critics ? 0 : c->critic_seeds[n] ? c->critic_seeds[n] : c->seed + 2 + n;
     VKS_TRY(pick(ctx, fn, "sigma", &c->sigma, SIGMAS));
     if (!(c->reward_discount_rate > 0.0f && c->reward_discount_rate <= 1.0f))
         return bad(ctx, fn, "reward_discount_rate", "in (0, 1]", c->reward_discount_rate);
@@ -223,7 +227,7 @@ static rl_shape shape_of(const vksac_agent_config *c)
 vksac_status rl_actor_mlp_config(vks_ctx *ctx, const vksac_agent_config *c, nn_mlp_config *out)
 {
     rl_shape s = shape_of(c);
-    VKS_TRY(mlp_config(ctx, &c->actor, s.S, rl_actor_out(&s), c->seed + 1, out));
+    VKS_TRY(mlp_config(ctx, &c->actor, s.S, rl_actor_out(&s), c->actor_seed, out));
     out->out_scale = 0.01f;
     return VKSAC_OK;
 }
@@ -231,7 +235,7 @@ vksac_status rl_actor_mlp_config(vks_ctx *ctx, const vksac_agent_config *c, nn_m
 vksac_status rl_critic_mlp_config(vks_ctx *ctx, const vksac_agent_config *c, uint32_t n, nn_mlp_config *out)
 {
     rl_shape s = shape_of(c);
-    return mlp_config(ctx, &c->critic, s.S + s.C, rl_critic_out(&s), c->seed + 2 + n, out);
+    return mlp_config(ctx, &c->critic, s.S + s.C, rl_critic_out(&s), c->critic_seeds[n], out);
 }
 
 static void opt_config(const vksac_net_config *n, nn_opt_config *o)
@@ -354,6 +358,7 @@ void rl_agent_destroy(rl_agent *a)
         return;
     for (int i = 0; i < RL_ACT_CACHE; i++)
         rl_act_destroy(a->act[i]);
+    rl_eval_destroy(a->eval);
     rl_graph_destroy(a->graph);
     rl_graph_destroy(a->given);
     rl_replay_destroy(a->replay);

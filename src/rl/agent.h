@@ -9,6 +9,7 @@
 
 typedef struct rl_graph rl_graph;
 typedef struct rl_act rl_act;
+typedef struct rl_eval rl_eval;
 
 #define RL_ACT_CACHE 4
 
@@ -28,6 +29,7 @@ typedef struct rl_agent {
     rl_graph *given;                 /* updates on a given batch (update_batch) */
     rl_act *act[RL_ACT_CACHE];       /* act/observe recordings per batch size */
     uint64_t act_clock;              /* last use of each, for eviction */
+    rl_eval *eval;                   /* critic evaluation at one batch size */
     uint64_t updates, observed;
     float *scratch;                  /* host conversions of observed transitions */
     size_t scratch_len;
@@ -61,6 +63,12 @@ vksac_status rl_agent_update(rl_agent *a, uint32_t n);
 vksac_status rl_agent_update_batch(rl_agent *a, const vksac_transitions *t);
 vksac_status rl_agent_stats(rl_agent *a, vksac_stats *out);
 void rl_act_destroy(rl_act *c);
+/* E_ARG naming the row when any of rows×cols values is not finite. */
+vksac_status rl_need_finite(rl_agent *a, const char *fn, const char *what, const float *x, size_t rows, size_t cols);
+
+/* evaluate.c: the online critics' outputs, N × n × rl_critic_out. */
+vksac_status rl_agent_q(rl_agent *a, const float *states, const float *cont, uint32_t n, float *q);
+void rl_eval_destroy(rl_eval *e);
 
 /* The MLP configs of the actor and of critic n (seeds of docs/sac.md). */
 vksac_status rl_actor_mlp_config(vks_ctx *ctx, const vksac_agent_config *cfg, nn_mlp_config *out);

@@ -41,6 +41,7 @@ static const field AGENT_FIELDS[] = {
     A("no_rsmnorm", F_BOOL, no_rsmnorm), A("batch_size", F_U32, batch_size),
     A("replay_capacity", F_U32, replay_capacity), A("updates_per_step", F_U32, updates_per_step),
     A("actor_update_every", F_U32, actor_update_every), A("seed", F_U64, seed),
+    A("actor_seed", F_U64, actor_seed),
 };
 #undef A
 #define N(k, kind, member) {k, kind, offsetof(vksac_net_config, member)}
@@ -146,6 +147,10 @@ static void meta_config(writer *w, const vksac_agent_config *c, const char *kind
     meta(w, "config.target_entropy_discrete", list_f(w, c->target_entropy_discrete, c->num_discrete_heads));
     meta(w, "config.action_low", list_f(w, c->action_low, c->num_cont_actions));
     meta(w, "config.action_high", list_f(w, c->action_high, c->num_cont_actions));
+    char seeds[VKSAC_MAX_CRITICS * 24] = "";
+    for (uint32_t n = 0; n < c->num_critics; n++)
+        snprintf(seeds + strlen(seeds), sizeof seeds - strlen(seeds), "%s%" PRIu64, n ? "," : "", c->critic_seeds[n]);
+    meta(w, "config.critic_seeds", ownf(w, "%s", seeds));
     meta(w, "updates", ownf(w, "%" PRIu64, a->updates));
     meta(w, "observed", ownf(w, "%" PRIu64, a->observed));
 }
@@ -338,6 +343,22 @@ static vksac_status read_list(const reader *r, const char *key, uint32_t n, floa
     return VKSAC_OK;
 }
 
+static vksac_status read_seeds(const reader *r, uint32_t n, uint64_t *out)
+{
+    vksac_status st = VKSAC_OK;
+    const char *v = need_meta(r, "config.critic_seeds", &st);
+    VKS_TRY(st);
+    for (uint32_t i = 0; i < n; i++) {
+        char *end;
+        errno = 0;
+        out[i] = strtoull(v, &end, 10);
+        if (end == v || *v == '-' || errno || (*end != (i + 1 < n ? ',' : '\0')))
+            return corrupt(r, "metadata 'config.critic_seeds' is malformed (expected comma-separated seeds)");
+        v = end + (i + 1 < n);
+    }
+    return VKSAC_OK;
+}
+
 static vksac_status read_config(const reader *r, vksac_agent_config *c, float *low, float *high)
 {
     vksac_status st = VKSAC_OK;
@@ -358,6 +379,9 @@ static vksac_status read_config(const reader *r, vksac_agent_config *c, float *l
     VKS_TRY(read_list(r, "config.target_entropy_discrete", c->num_discrete_heads, c->target_entropy_discrete));
     VKS_TRY(read_list(r, "config.action_low", c->num_cont_actions, low));
     VKS_TRY(read_list(r, "config.action_high", c->num_cont_actions, high));
+    if (c->num_critics > VKSAC_MAX_CRITICS)
+        return corrupt(r, "the stored number of critics is larger than this build supports");
+    VKS_TRY(read_seeds(r, c->num_critics, c->critic_seeds));
     c->action_low = low;
     c->action_high = high;
     c->override_target_entropy = 1;   /* the stored values are the resolved ones */
