@@ -198,6 +198,12 @@ typedef struct vksac_agent_config {
 
 typedef struct vksac_agent vksac_agent;
 
+/* Checks a config and fills in every default, as vksac_agent_create
+ * would, without creating anything (VKSAC_E_ARG naming the field). The
+ * strings of *out are static; action_low/high point where config's do. */
+vksac_status vksac_agent_config_resolve(vksac_context *ctx, const vksac_agent_config *config,
+                                        vksac_agent_config *out);
+
 /* Creates an agent: checks the config (VKSAC_E_ARG naming the field and
  * value), initialises the networks from the seed, and records the update. */
 vksac_status vksac_agent_create(vksac_context *ctx, const vksac_agent_config *config, vksac_agent **out);

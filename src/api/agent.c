@@ -95,6 +95,16 @@ VKSAC_API vksac_status vksac_agent_stats(vksac_agent *agent, vksac_stats *out)
     return rl_agent_stats(agent->rl, out);
 }
 
+VKSAC_API vksac_status vksac_agent_config_resolve(vksac_context *ctx, const vksac_agent_config *config,
+                                                  vksac_agent_config *out)
+{
+    if (!ctx)
+        return VKSAC_E_ARG;
+    if (!out)
+        return vks_fail(vksac_context_vk(ctx), VKSAC_E_ARG, "vksac_agent_config_resolve: out must not be NULL");
+    return rl_agent_resolve(vksac_context_vk(ctx), "vksac_agent_config_resolve", config, out);
+}
+
 VKSAC_API vksac_status vksac_agent_q(vksac_agent *agent, const float *states, const float *cont_actions,
                                      uint32_t n, float *q)
 {

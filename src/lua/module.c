@@ -15,7 +15,7 @@ void vl_new_class(lua_State *L, const char *name, const luaL_Reg *methods, const
     lua_pop(L, 1);
 }
 
-int luaopen_vksac_core(lua_State *L)
+VL_EXPORT int luaopen_vksac_core(lua_State *L)
 {
     lua_newtable(L);
     vl_open_tensor(L);

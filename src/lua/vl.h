@@ -91,15 +91,115 @@ void vl_ctx_release(vl_ctx *c);
 int vl_fail(lua_State *L, vl_ctx *c, const char *fn);
 void vl_open_context(lua_State *L);
 
-/* ---- classes ------------------------------------------------------------ */
+/* ---- agents (agent.c) ---------------------------------------------------
+ * A vksac_agent shared by the Lua objects that use it (a SAC, and the Actor
+ * and Critics it was built from), freed when the last one lets go. */
+typedef struct vl_agent {
+    vksac_agent *h;
+    vl_ctx *ctx;
+    int refs;
+} vl_agent;
+
+/* Creates an agent from cfg; raises "fn: message" on failure. */
+vl_agent *vl_agent_create(lua_State *L, const vksac_agent_config *cfg, const char *fn);
+/* Takes ownership of h (destroyed if this raises). */
+vl_agent *vl_agent_wrap(lua_State *L, vl_ctx *c, vksac_agent *h, const char *fn);
+void vl_agent_retain(vl_agent *a);
+void vl_agent_release(vl_agent *a);
+/* Resolves cfg (defaults filled in) or raises as a bad argument #arg of
+ * fn, renaming the C API's field prefixes by `renames` (pairs: "actor.",
+ * "actor_", …, NULL) so the message names the key a Lua user wrote. */
+void vl_resolve(lua_State *L, const vksac_agent_config *cfg, vksac_agent_config *out, const char *fn, int arg,
+                const char *const *renames);
+/* A table of statistics (vksac_stats) pushed on the stack. */
+void vl_push_stats(lua_State *L, const vksac_stats *st);
+
+/* ---- networks (nets.c) ---------------------------------------------------
+ * An Actor or Critic alone owns a small private agent (made on first call)
+ * that holds its weights; once a SAC is built from it, it is bound to that
+ * SAC's agent and its calls see the weights being trained. */
+#define VL_ACTOR "vksac.Actor"
+#define VL_CRITIC "vksac.Critic"
+#define VL_MULTI "vksac.MultipleCritics"
+
+typedef struct vl_net {
+    vksac_agent_config cfg;      /* shape, this network's options and seed */
+    float low[VKSAC_MAX_CONT_ACTIONS], high[VKSAC_MAX_CONT_ACTIONS];
+    vl_agent *agent;             /* private or bound; NULL until first use */
+    uint32_t index;              /* a bound critic's index in its agent */
+    bool bound, closed;
+} vl_net;
+
+/* The open Actor / Critic at idx or raises (bad type, or closed). */
+vl_net *vl_check_actor(lua_State *L, int idx);
+vl_net *vl_check_critic(lua_State *L, int idx);
+vl_net *vl_test_net(lua_State *L, int idx, const char *cls);
+/* Pushes a new Actor / Critic bound to agent (index for critics). */
+void vl_push_bound(lua_State *L, const char *cls, const vksac_agent_config *cfg, vl_agent *agent, uint32_t index);
+/* Binds an existing network object to a SAC's agent. */
+void vl_bind(vl_net *n, vl_agent *agent, uint32_t index);
+/* The next seed for an object built without one (vksac.manual_seed). */
+uint64_t vl_next_seed(lua_State *L);
+/* Reads the network keys shared by Actor, Critic and SAC's critic tables. */
+void vl_read_net(const vl_args *a, vksac_net_config *net);
+/* Reads dim_state, num_cont_actions, num_discrete_actions. */
+void vl_read_shape(const vl_args *a, vksac_agent_config *cfg, bool required);
+/* Actor{...} from the table at a->idx into n (raises on bad input). */
+void vl_read_actor(const vl_args *a, vl_net *n);
+/* Critic{...} from the table at a->idx into n (raises on bad input);
+ * num_quantiles defaults to default_m. */
+void vl_read_critic(const vl_args *a, vl_net *n, uint32_t default_m);
+/* The first option in which two critics differ, or NULL when they can be
+ * trained together (one agent holds critics of one shape). */
+const char *vl_critic_mismatch(const vksac_agent_config *x, const vksac_agent_config *y);
+
+/* MultipleCritics / MultipleQuantileCritics (multi.c): critics (uservalue
+ * 1, a list of Critic objects) and how their values are combined. */
+typedef struct vl_multi {
+    bool quantiled, closed;
+    int use_softmin;
+    float softmin_temperature, frac_atom_keep;   /* 0 = default */
+    uint32_t count;
+} vl_multi;
+vl_multi *vl_test_multi(lua_State *L, int idx);
+
+/* Actions for the states at idx through agent (shared by actor(...) and
+ * agent:act): pushes cont, discrete, cont_logprob, discrete_logprob
+ * (nil for absent parts) and returns 4. */
+int vl_act(lua_State *L, vl_agent *agent, const vksac_agent_config *cfg, int idx, bool sample, const char *fn);
+
+/* calls.c: critic(states, cont_actions) → q_cont, {q_head…} */
+int vl_critic_call(lua_State *L);
+/* Rows of the F32 tensor made from the value at idx, checked to have
+ * `cols` columns (n×cols, or one row of cols when `single` may be set). */
+vl_tensor *vl_rows(lua_State *L, int idx, vl_dtype dtype, uint32_t cols, const char *fn, int arg,
+                   const char *what, const char *colname, uint32_t *n, bool *single);
+/* Evaluates one network object's critic (n rows) into q (n×Q floats). */
+void vl_eval_critic(lua_State *L, vl_net *c, const float *states, const float *cont, uint32_t n, float *q);
+/* Pushes q_cont and the table of per-head values of `count` critics'
+ * outputs q (count × n × Q); `stacked` adds the leading critic dimension. */
+void vl_push_q(lua_State *L, const vksac_agent_config *cfg, const float *q, uint32_t count, uint32_t n,
+               bool single, bool stacked);
+/* A private agent for a network alone, made on first use. */
+vl_agent *vl_net_agent(lua_State *L, vl_net *n, bool actor);
+
+void vl_open_multi(lua_State *L);  /* MultipleCritics, MultipleQuantileCritics (multi.c) */
 void vl_open_nets(lua_State *L);   /* Actor, Critic, MultipleCritics, MultipleQuantileCritics */
+/* batch.c: the transitions table of agent{…} and agent:observe{…}:
+ * states, cont_actions, discrete_actions, rewards, done | terminated,
+ * truncated, next_states. Tensors made on the way stay on the stack. */
+void vl_read_transitions(const vl_args *a, const vksac_agent_config *cfg, vksac_transitions *out);
+
 void vl_open_sac(lua_State *L);    /* SAC, load */
 
 /* Creates a metatable `name` with __name, __index = methods, the given
  * metamethods, and pops it. */
 void vl_new_class(lua_State *L, const char *name, const luaL_Reg *methods, const luaL_Reg *meta);
 
-/* The module entry point (module.c). */
-int luaopen_vksac_core(lua_State *L);
+/* The module entry point (module.c). Everything else is built with hidden
+ * visibility; this is the one symbol vksac/core.so exports, the one the
+ * stock interpreter's require looks up. */
+#define VL_EXPORT __attribute__((visibility("default")))
+VL_EXPORT int luaopen_vksac_core(lua_State *L);
 
 #endif
