@@ -3,6 +3,7 @@
 #
 #   scripts/setup.sh        install what is missing, build build/ (Release),
 #                           list the Vulkan devices, run a GEMM on the default one
+#                           and load the Lua module in the vksac interpreter
 #   scripts/setup.sh test   install what is missing, build build/ and run the
 #                           test suite, then build build-asan/ (ASan + UBSan)
 #                           and run the suite there too, then fuzz the
@@ -22,7 +23,7 @@ esac
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 packages=(cmake gcc make pkg-config libvulkan-dev mesa-vulkan-drivers glslang-tools
-          spirv-tools liblua5.4-dev libcmocka-dev vulkan-validationlayers)
+          spirv-tools liblua5.4-dev lua5.4 libreadline-dev libcmocka-dev vulkan-validationlayers)
 missing=()
 for p in "${packages[@]}"; do
   status="$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)"
@@ -49,6 +50,7 @@ cmake --build build -j"$jobs"
 if [[ "$mode" == run ]]; then
   build/vksac --list-devices
   build/vksac --gemm 256x512x256
+  build/vksac -e 'local v = require "vksac"; print("vksac " .. v.version .. " on " .. v.device().name)'
 else
   ctest --test-dir build --output-on-failure
   cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DVKSAC_SANITIZE=ON -DVKSAC_BENCH=OFF
