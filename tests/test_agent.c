@@ -358,7 +358,7 @@ static void test_bad_calls(void **state)
     expect_error(rl_agent_observe(a, &t), VKSAC_E_ARG, "discrete action 2 of row 3 is 2, expected 0..1");
     d.d[5] = 1;
     d.r[4] = NAN;
-    expect_error(rl_agent_observe(a, &t), VKSAC_E_ARG, "reward of row 5 is nan");
+    expect_error(rl_agent_observe(a, &t), VKSAC_E_ARG, "reward of row 5 is NaN");
     d.r[4] = 0.0f;
     d.term[0] = 2;
     expect_error(rl_agent_observe(a, &t), VKSAC_E_ARG, "terminated of row 1 is 2, expected 0 or 1");

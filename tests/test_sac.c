@@ -432,7 +432,7 @@ static void test_critic_values(void **state)
     memcpy(bad, b.s, sizeof bad);
     bad[7] = NAN;
     assert_int_equal(rl_agent_q(a, bad, b.a, B, q), VKSAC_E_ARG);
-    assert_non_null(strstr(vks_ctx_error(th.ctx), "state of row 2 is nan"));
+    assert_non_null(strstr(vks_ctx_error(th.ctx), "state of row 2 is NaN"));
     free(q);
     free(sn);
     free(x);

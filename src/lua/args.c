@@ -86,7 +86,7 @@ void vl_check_keys(const vl_args *a, const char *const *keys)
     while (lua_next(L, a->idx)) {
         lua_pop(L, 1);
         if (lua_type(L, -1) != LUA_TSTRING) {
-            const char *k = describe(L, -2);
+            const char *k = describe(L, -1);
             vl_arg_error(a, NULL, "keys must be option names, got %s", k);
         }
         const char *key = lua_tostring(L, -1);

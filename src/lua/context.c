@@ -93,9 +93,16 @@ vl_ctx *vl_context(lua_State *L)
     return c;
 }
 
+/* The C API prefixes its own function's name ("vksac_agent_act: …");
+ * a Lua user called `fn`, so that is the name they see. */
 int vl_fail(lua_State *L, vl_ctx *c, const char *fn)
 {
-    return luaL_error(L, "%s: %s", fn, vksac_error(c->handle));
+    const char *msg = vksac_error(c->handle);
+    if (!strncmp(msg, "vksac_", 6)) {
+        const char *colon = strstr(msg, ": ");
+        msg = colon ? colon + 2 : msg;
+    }
+    return luaL_error(L, "%s: %s", fn, msg);
 }
 
 /* vksac.init{device=, validation=, cpu_threads=}: options of the context,

@@ -368,7 +368,8 @@ static int sac_update(lua_State *L)
 {
     vl_sac *s = check_sac(L, 1);
     lua_Integer n = luaL_optinteger(L, 2, 1);
-    luaL_argcheck(L, n >= 0 && n <= 1000000, 2, "the number of updates must be in [0, 1000000]");
+    if (n < 0 || n > 1000000)
+        vl_arg_error(&(vl_args){L, 2, 1, "update"}, NULL, "the number of updates must be in [0, 1000000], got %I", n);
     if (vksac_agent_update(s->agent->h, (uint32_t)n) != VKSAC_OK)
         return vl_fail(L, s->agent->ctx, "update");
     return push_stats(L, s, "update");
@@ -477,6 +478,14 @@ static int sac_critics(lua_State *L)
     return 1;
 }
 
+/* t[prefix .. key] = value on top (popped); t is below the value. */
+static void set_prefixed(lua_State *L, const char *prefix, const char *key)
+{
+    lua_pushfstring(L, "%s%s", prefix, key);
+    lua_insert(L, -2);
+    lua_settable(L, -3);
+}
+
 static void set_net(lua_State *L, const char *prefix, const vksac_net_config *n)
 {
     struct { const char *k; double v; } num[] = {
@@ -486,19 +495,16 @@ static void set_net(lua_State *L, const char *prefix, const vksac_net_config *n)
     };
     for (size_t i = 0; i < sizeof num / sizeof *num; i++) {
         lua_pushnumber(L, num[i].v);
-        lua_setfield(L, -2, lua_pushfstring(L, "%s%s", prefix, num[i].k));
-        lua_pop(L, 1);
+        set_prefixed(L, prefix, num[i].k);
     }
     struct { const char *k; const char *v; } str[] = {
         {"activation", n->activation}, {"optimizer", n->optimizer}, {"regen", n->regen}};
     for (size_t i = 0; i < sizeof str / sizeof *str; i++) {
         lua_pushstring(L, str[i].v);
-        lua_setfield(L, -2, lua_pushfstring(L, "%s%s", prefix, str[i].k));
-        lua_pop(L, 1);
+        set_prefixed(L, prefix, str[i].k);
     }
     lua_pushboolean(L, n->final_norm);
-    lua_setfield(L, -2, lua_pushfstring(L, "%sfinal_norm", prefix));
-    lua_pop(L, 1);
+    set_prefixed(L, prefix, "final_norm");
 }
 
 static void set_list(lua_State *L, const char *key, const float *x, uint32_t n)

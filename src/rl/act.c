@@ -124,8 +124,8 @@ vksac_status rl_need_finite(rl_agent *a, const char *fn, const char *what, const
 {
     for (size_t i = 0; i < rows * cols; i++)
         if (!isfinite(x[i]))
-            return vks_fail(a->ctx, VKSAC_E_ARG, "%s: %s of row %zu is %g; values must be finite", fn, what,
-                            i / cols + 1, (double)x[i]);
+            return vks_fail(a->ctx, VKSAC_E_ARG, "%s: %s of row %zu is %s; values must be finite", fn, what,
+                            i / cols + 1, isnan(x[i]) ? "NaN" : x[i] > 0 ? "+inf" : "-inf");
     return VKSAC_OK;
 }
 
