@@ -22,7 +22,7 @@ static vl_tensor *field(const vl_args *a, const char *f, vl_dtype dtype)
     char what[48];
     snprintf(what, sizeof what, "field '%s'", f);
     lua_pushstring(L, what);
-    vl_tensor *t = vl_astensor(L, -2, dtype, a->arg, lua_tostring(L, -1));
+    vl_tensor *t = vl_astensor(L, -2, dtype, a->fn, a->arg, lua_tostring(L, -1));
     lua_pop(L, 1);
     return t;
 }

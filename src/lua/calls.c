@@ -24,7 +24,7 @@ vl_tensor *vl_rows(lua_State *L, int idx, vl_dtype dtype, uint32_t cols, const c
                    const char *what, const char *colname, uint32_t *n, bool *single)
 {
     idx = lua_absindex(L, idx);
-    vl_tensor *t = vl_astensor(L, idx, dtype, arg, what);
+    vl_tensor *t = vl_astensor(L, idx, dtype, fn, arg, what);
     vl_args a = {L, idx, arg, fn};
     bool one = single && t->rank == 1 && t->shape[0] == (int64_t)cols;
     if (!one && (t->rank != 2 || t->shape[1] != (int64_t)cols))

@@ -44,11 +44,26 @@ vl_tensor *vl_pushtensor(lua_State *L, vl_dtype dtype, int rank, const int64_t *
  * dtype is returned as is; a tensor of another dtype, a number or a
  * (nested) table of numbers/booleans is converted into a new tensor, which
  * replaces the value at idx. On failure raises an error naming `what`
- * (e.g. "field 'states'") as an argument error of argument `arg`. */
-vl_tensor *vl_astensor(lua_State *L, int idx, vl_dtype dtype, int arg, const char *what);
+ * (e.g. "field 'states'") as bad argument #arg to fn (NULL: the running
+ * function's name as Lua knows it). */
+vl_tensor *vl_astensor(lua_State *L, int idx, vl_dtype dtype, const char *fn, int arg, const char *what);
 /* Registers tensor functions (tensor, zeros, ones, full, randn, ...) into
  * the table on top of the stack and creates the metatable. */
 void vl_open_tensor(lua_State *L);
+/* Pushes element i (row-major) of t: a number (an integer for int32) or a
+ * boolean. */
+void vl_pushelement(lua_State *L, const vl_tensor *t, size_t i);
+/* Pushes a shape as written in messages, "{3, 5}" ("{}" for a scalar), and
+ * returns it. */
+const char *vl_pushshape(lua_State *L, int rank, const int64_t *shape);
+/* The 0-based dimension for the value at idx: a 1-based dimension of a
+ * tensor of `rank` dimensions, negative counting from the end; else raises
+ * "bad argument #arg to 'fn' (...)". */
+int vl_checkdim(lua_State *L, int idx, int rank, const char *fn, int arg);
+/* tensor_ops.c: arithmetic, comparisons, elementwise math, reductions.
+ * Adds methods to the table on top of the stack and metamethods to the
+ * Tensor metatable just below it. */
+void vl_open_tensor_ops(lua_State *L);
 
 /* ---- keyword tables (args.c) --------------------------------------------
  * A constructor's keyword table is checked against the list of its valid
