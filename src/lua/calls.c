@@ -77,6 +77,7 @@ int vl_act(lua_State *L, vl_agent *agent, const vksac_agent_config *cfg, int idx
     return 4;
 }
 
+/* Floats per row of one critic's output: M·(c + Σnᵢ). */
 static uint32_t q_width(const vksac_agent_config *c)
 {
     uint32_t w = c->num_cont_actions > 0;
@@ -146,26 +147,32 @@ void vl_push_q(lua_State *L, const vksac_agent_config *cfg, const float *q, uint
     }
 }
 
+vl_critic_in vl_critic_inputs(lua_State *L, const vksac_agent_config *cfg, const char *fn)
+{
+    vl_critic_in in = {0};
+    uint32_t na;
+    bool single_a = false;
+    in.states = vl_rows(L, 2, VL_F32, cfg->dim_state, fn, 1, "states", "dim_state", &in.n, &in.single)->data;
+    if (cfg->num_cont_actions) {
+        vl_tensor *at = vl_rows(L, 3, VL_F32, cfg->num_cont_actions, fn, 2, "cont_actions", "num_cont_actions",
+                                &na, &single_a);
+        if (na != in.n || single_a != in.single)
+            vl_arg_error(&(vl_args){L, 3, 2, fn}, NULL, "cont_actions must have %d rows like states, got %d",
+                         (int)in.n, (int)na);
+        in.actions = at->data;
+    }
+    in.width = q_width(cfg);
+    return in;
+}
+
 /* critic(states, cont_actions) → q_cont ([n] or n×M; nil without
  * continuous actions), {q_head1 (n×n₁[×M]), …} (nil without heads). */
 int vl_critic_call(lua_State *L)
 {
     vl_net *c = vl_check_critic(L, 1);
-    const vksac_agent_config *cfg = &c->cfg;
-    uint32_t n, na;
-    bool single = false, single_a = false;
-    vl_tensor *s = vl_rows(L, 2, VL_F32, cfg->dim_state, "critic", 1, "states", "dim_state", &n, &single);
-    const float *a = NULL;
-    if (cfg->num_cont_actions) {
-        vl_tensor *at = vl_rows(L, 3, VL_F32, cfg->num_cont_actions, "critic", 2, "cont_actions", "num_cont_actions", &na,
-                                &single_a);
-        if (na != n || single_a != single)
-            return luaL_error(L, "bad argument #2 to 'critic' (cont_actions must have %d rows like states, got %d)",
-                              (int)n, (int)na);
-        a = at->data;
-    }
-    float *q = lua_newuserdatauv(L, (size_t)n * q_width(cfg) * sizeof *q, 0);
-    vl_eval_critic(L, c, s->data, a, n, q);
-    vl_push_q(L, cfg, q, 1, n, single, false);
+    vl_critic_in in = vl_critic_inputs(L, &c->cfg, "critic");
+    float *q = lua_newuserdatauv(L, (size_t)in.n * in.width * sizeof *q, 0);
+    vl_eval_critic(L, c, in.states, in.actions, in.n, q);
+    vl_push_q(L, &c->cfg, q, 1, in.n, in.single, false);
     return 2;
 }

@@ -119,30 +119,15 @@ static int multi_call(lua_State *L)
     lua_rawgeti(L, list, 1);
     vl_net *c0 = vl_check_critic(L, -1);
     lua_pop(L, 1);
-    const vksac_agent_config *cfg = &c0->cfg;
-    uint32_t n, na;
-    bool single = false, single_a = false;
-    vl_tensor *s = vl_rows(L, 2, VL_F32, cfg->dim_state, "critics", 1, "states", "dim_state", &n, &single);
-    const float *a = NULL;
-    if (cfg->num_cont_actions) {
-        vl_tensor *at = vl_rows(L, 3, VL_F32, cfg->num_cont_actions, "critics", 2, "cont_actions", "num_cont_actions",
-                                &na, &single_a);
-        if (na != n || single_a != single)
-            return luaL_error(L, "bad argument #2 to 'critics' (cont_actions must have %d rows like states, got %d)",
-                              (int)n, (int)na);
-        a = at->data;
-    }
-    uint32_t M = cfg->num_quantiles > 1 ? cfg->num_quantiles : 1, Q = cfg->num_cont_actions > 0;
-    for (uint32_t i = 0; i < cfg->num_discrete_heads; i++)
-        Q += cfg->num_discrete_actions[i];
-    size_t per = (size_t)n * Q * M;
+    vl_critic_in in = vl_critic_inputs(L, &c0->cfg, "critics");
+    size_t per = (size_t)in.n * in.width;
     float *q = lua_newuserdatauv(L, m->count * per * sizeof *q, 0);
     for (uint32_t i = 0; i < m->count; i++) {
         lua_rawgeti(L, list, i + 1);
-        vl_eval_critic(L, vl_check_critic(L, -1), s->data, a, n, q + i * per);
+        vl_eval_critic(L, vl_check_critic(L, -1), in.states, in.actions, in.n, q + i * per);
         lua_pop(L, 1);
     }
-    vl_push_q(L, cfg, q, m->count, n, single, true);
+    vl_push_q(L, &c0->cfg, q, m->count, in.n, in.single, true);
     return 2;
 }
 

@@ -382,25 +382,11 @@ static int sac_q(lua_State *L)
 {
     vl_sac *s = check_sac(L, 1);
     const vksac_agent_config *c = &s->cfg;
-    uint32_t n, na;
-    bool single = false, single_a = false;
-    vl_tensor *st = vl_rows(L, 2, VL_F32, c->dim_state, "q", 1, "states", "dim_state", &n, &single);
-    const float *act = NULL;
-    if (c->num_cont_actions) {
-        vl_tensor *at = vl_rows(L, 3, VL_F32, c->num_cont_actions, "q", 2, "cont_actions", "num_cont_actions", &na,
-                                &single_a);
-        if (na != n || single != single_a)
-            return luaL_error(L, "bad argument #2 to 'q' (cont_actions must have %d rows like states, got %d)",
-                              (int)n, (int)na);
-        act = at->data;
-    }
-    uint32_t w = c->num_cont_actions > 0;
-    for (uint32_t i = 0; i < c->num_discrete_heads; i++)
-        w += c->num_discrete_actions[i];
-    float *q = lua_newuserdatauv(L, (size_t)c->num_critics * n * w * c->num_quantiles * sizeof *q, 0);
-    if (vksac_agent_q(s->agent->h, st->data, act, n, q) != VKSAC_OK)
+    vl_critic_in in = vl_critic_inputs(L, c, "q");
+    float *q = lua_newuserdatauv(L, (size_t)c->num_critics * in.n * in.width * sizeof *q, 0);
+    if (vksac_agent_q(s->agent->h, in.states, in.actions, in.n, q) != VKSAC_OK)
         return vl_fail(L, s->agent->ctx, "q");
-    vl_push_q(L, c, q, c->num_critics, n, single, true);
+    vl_push_q(L, c, q, c->num_critics, in.n, in.single, true);
     return 2;
 }
 

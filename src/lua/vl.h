@@ -183,7 +183,16 @@ vl_multi *vl_test_multi(lua_State *L, int idx);
  * (nil for absent parts) and returns 4. */
 int vl_act(lua_State *L, vl_agent *agent, const vksac_agent_config *cfg, int idx, bool sample, const char *fn);
 
-/* calls.c: critic(states, cont_actions) → q_cont, {q_head…} */
+/* calls.c: the (states, cont_actions) arguments 1 and 2 of a critic call
+ * (stack slots 2 and 3), checked against cfg; the tensors stay on the
+ * stack. width: floats per row of one critic's output. */
+typedef struct vl_critic_in {
+    const float *states, *actions;
+    uint32_t n, width;
+    bool single;
+} vl_critic_in;
+vl_critic_in vl_critic_inputs(lua_State *L, const vksac_agent_config *cfg, const char *fn);
+/* critic(states, cont_actions) → q_cont, {q_head…} */
 int vl_critic_call(lua_State *L);
 /* Rows of the F32 tensor made from the value at idx, checked to have
  * `cols` columns (n×cols, or one row of cols when `single` may be set). */
