@@ -616,6 +616,8 @@ static int join(lua_State *L, const char *fn, bool stack)
     }
     const vl_tensor *first = lua_touserdata(L, 3);
     int rank = first->rank + stack;
+    if (rank == 0)
+        ARGERR(L, fn, 1, "0-dimensional tensors cannot be concatenated; use stack");
     int dim = lua_isnil(L, 2) ? 0 : vl_checkdim(L, 2, rank, fn, 2);
     int64_t shape[VL_MAX_RANK + 1];
     for (int d = 0, s = 0; d < rank; d++)
