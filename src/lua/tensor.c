@@ -18,8 +18,8 @@
 
 /* Counts and indices then always fit an int32 (arange, max's indices). */
 #define MAX_NUMEL INT32_MAX
-/* Printing: tensors above SUMMARY_NUMEL elements show EDGE entries at each
- * end of every dimension longer than 2 * EDGE. */
+/* Printing: tensors above SUMMARY_NUMEL elements (or empty) show EDGE
+ * entries at each end of every dimension longer than 2 * EDGE. */
 #define SUMMARY_NUMEL 100
 #define EDGE 3
 
@@ -583,7 +583,7 @@ static int l_arange(lua_State *L)
         ARGERR(L, "arange", step == 0 ? 3 : 1, step == 0 ? "step must not be zero" : "bounds must be finite");
     double count = ceil((stop - start) / step);
     if (ints)
-        count = iv[2] > 0 ? (iv[1] - iv[0] + iv[2] - 1) / iv[2] : (iv[0] - iv[1] - iv[2] - 1) / -iv[2];
+        count = (double)(iv[2] > 0 ? (iv[1] - iv[0] + iv[2] - 1) / iv[2] : (iv[0] - iv[1] - iv[2] - 1) / -iv[2]);
     int64_t len = count > 0 ? (count > MAX_NUMEL ? (int64_t)MAX_NUMEL + 1 : (int64_t)count) : 0;
     vl_tensor *t = push_checked(L, "arange", 1, ints ? VL_I32 : VL_F32, 1, &len);
     for (int64_t i = 0; i < len; i++) {
@@ -636,7 +636,7 @@ static int join(lua_State *L, const char *fn, bool stack)
             shape[dim] += t->shape[dim];
     }
     vl_tensor *out = push_checked(L, fn, 1, dtype, rank, shape);
-    size_t outer = 1, es = esize(dtype);
+    size_t outer = out->numel ? 1 : 0, es = esize(dtype);   /* empty: maybe many empty chunks */
     for (int d = 0; d < dim; d++)
         outer *= (size_t)shape[d];
     char *dst = out->data;
@@ -952,7 +952,8 @@ static int t_tostring(lua_State *L)
         lua_pushliteral(L, "Tensor (closed)");
         return 1;
     }
-    printer p = {.t = t, .summary = t->numel > SUMMARY_NUMEL, .amin = INFINITY};
+    /* Empty tensors too: {2^31 - 1, 0} would be 2^31 empty rows. */
+    printer p = {.t = t, .summary = t->numel > SUMMARY_NUMEL || t->numel == 0, .amin = INFINITY};
     visit(&p, 0, 0);                               /* the magnitudes */
     p.sci = p.amax >= 1e8 || p.amin < 1e-4;
     p.width = 0;

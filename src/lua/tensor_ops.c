@@ -186,6 +186,8 @@ static void apply(int op, vl_dtype ct, const operand *a, const operand *b, vl_te
     strides(a, sa);
     strides(b, sb);
     size_t es = out->dtype == VL_BOOL ? 1 : 4, pos = 0;
+    if (out->numel == 0)
+        return;   /* else {2^31 - 1, 1, 1, 0} would loop 2^31 times for nothing */
     for (int64_t i0 = 0; i0 < sh[0]; i0++)
         for (int64_t i1 = 0; i1 < sh[1]; i1++)
             for (int64_t i2 = 0; i2 < sh[2]; i2++, pos += (size_t)sh[3]) {
