@@ -63,22 +63,22 @@ static float *params_of(const nn_params *p, size_t *n)
     return f;
 }
 
+static int same_net(const nn_params *x, const nn_params *y)
+{
+    size_t n, m;
+    float *a = params_of(x, &n), *b = params_of(y, &m);
+    int same = n == m && !memcmp(a, b, n * sizeof *a);
+    free(a);
+    free(b);
+    return same;
+}
+
 /* 1 when every network's parameters are bit-identical. */
 static int same_params(const rl_agent *x, const rl_agent *y)
 {
-    const nn_params *px[] = {x->actor->params, x->critic[0]->params, x->critic[1]->params, x->target[0]->params,
-                             x->alpha};
-    const nn_params *py[] = {y->actor->params, y->critic[0]->params, y->critic[1]->params, y->target[0]->params,
-                             y->alpha};
-    int same = 1;
-    for (int i = 0; i < 5; i++) {
-        size_t n, m;
-        float *a = params_of(px[i], &n), *b = params_of(py[i], &m);
-        same &= n == m && !memcmp(a, b, n * sizeof *a);
-        free(a);
-        free(b);
-    }
-    return same;
+    return same_net(x->actor->params, y->actor->params) && same_net(x->critic[0]->params, y->critic[0]->params) &&
+           same_net(x->critic[1]->params, y->critic[1]->params) &&
+           same_net(x->target[0]->params, y->target[0]->params) && same_net(x->alpha, y->alpha);
 }
 
 static void test_same_seed_bit_identical(void **state)
@@ -365,16 +365,6 @@ static void test_bad_calls(void **state)
     th_clear_error(th.ctx);
     TH_ERR(th.ctx, rl_agent_act(a, NULL, 3, 0, NULL, NULL, NULL, NULL), VKSAC_E_ARG);
     rl_agent_destroy(a);
-}
-
-static int same_net(const nn_params *x, const nn_params *y)
-{
-    size_t n, m;
-    float *a = params_of(x, &n), *b = params_of(y, &m);
-    int same = n == m && !memcmp(a, b, n * sizeof *a);
-    free(a);
-    free(b);
-    return same;
 }
 
 /* Per-network seeds: a network's initial weights depend on its own seed

@@ -30,6 +30,7 @@ VL_EXPORT int luaopen_vksac_core(lua_State *L)
 {
     lua_newtable(L);
     vl_open_tensor(L);
+    vl_open_random(L);
     vl_open_context(L);
     vl_open_nets(L);
     vl_open_sac(L);

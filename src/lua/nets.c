@@ -14,31 +14,6 @@ static const char *const CRITIC_KEYS[] = {
     "dim_state", "num_cont_actions", "num_discrete_actions", "dim_hidden", "mlp_depth", "expansion", "activation",
     "dropout", "final_norm", "num_quantiles", "rsmnorm", "seed", NULL};
 
-/* ---- seeds ---------------------------------------------------------------- */
-
-static const char SEED_KEY[] = "vksac.net_seed";
-
-static uint64_t splitmix64(uint64_t x)
-{
-    x += 0x9E3779B97F4A7C15ull;
-    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-    return x ^ (x >> 31);
-}
-
-/* Objects built without a seed take the next value of a counter in the
- * registry, so a script makes the same networks every run. */
-uint64_t vl_next_seed(lua_State *L)
-{
-    lua_getfield(L, LUA_REGISTRYINDEX, SEED_KEY);
-    uint64_t n = (uint64_t)lua_tointeger(L, -1);
-    lua_pop(L, 1);
-    lua_pushinteger(L, (lua_Integer)(n + 1));
-    lua_setfield(L, LUA_REGISTRYINDEX, SEED_KEY);
-    uint64_t s = splitmix64(n);
-    return s ? s : 1;   /* 0 means "derive" in the C API */
-}
-
 /* ---- reading keyword tables ---------------------------------------------- */
 
 void vl_read_shape(const vl_args *a, vksac_agent_config *cfg, bool required)

@@ -5,8 +5,9 @@
  * dimensions are 1-based and negative ones count from the end.
  *
  * This file: the type, conversions to and from Lua values, constructors,
- * indexing, printing and the random generator. The arithmetic, comparisons,
- * elementwise math and reductions are in tensor_ops.c. */
+ * indexing and the simple methods. tensor_ops.c has the arithmetic,
+ * comparisons, elementwise math and reductions; tensor_print.c tostring;
+ * random.c rand, randn and the seeds. */
 #include <float.h>
 #include <math.h>
 #include <stdarg.h>
@@ -18,10 +19,6 @@
 
 /* Counts and indices then always fit an int32 (arange, max's indices). */
 #define MAX_NUMEL INT32_MAX
-/* Printing: tensors above SUMMARY_NUMEL elements (or empty) show EDGE
- * entries at each end of every dimension longer than 2 * EDGE. */
-#define SUMMARY_NUMEL 100
-#define EDGE 3
 
 /* Our own function names: luaL_argerror finds none under pcall, and
  * counts self differently depending on how a method was called. */
@@ -37,7 +34,7 @@ static size_t esize(vl_dtype dtype) { return dtype == VL_BOOL ? 1 : 4; }
  * the conversion undefined). */
 static float to_f32(double v) { return v > FLT_MAX ? INFINITY : v < -FLT_MAX ? -INFINITY : (float)v; }
 
-static double get(const vl_tensor *t, size_t i)
+double vl_get(const vl_tensor *t, size_t i)
 {
     switch (t->dtype) {
     case VL_F32: return ((const float *)t->data)[i];
@@ -331,7 +328,7 @@ static vl_tensor *from_table(const conv *c, int idx, vl_dtype dtype, bool infer)
     if (infer && f.all_bool && t->numel > 0 && dtype != VL_BOOL) {
         vl_tensor *b = push_like(L, VL_BOOL, t);
         for (size_t i = 0; i < t->numel; i++)
-            ((uint8_t *)b->data)[i] = get(t, i) != 0;
+            ((uint8_t *)b->data)[i] = vl_get(t, i) != 0;
         lua_remove(L, -2);
         t = b;
     }
@@ -357,7 +354,7 @@ static void cast(const conv *c, const vl_tensor *src, vl_tensor *dst, bool exact
     }
     bool check = src->dtype == VL_F32 && dst->dtype == VL_I32;
     for (size_t i = 0; i < src->numel; i++) {
-        double v = get(src, i);
+        double v = vl_get(src, i);
         if (check) {
             double w = exact ? v : trunc(v);
             if (!(w == floor(w) && w >= INT32_MIN && w <= INT32_MAX))
@@ -481,7 +478,7 @@ static void fill_with(vl_tensor *t, const void *value)
 }
 
 /* zeros/ones/rand/randn(d1, ..., dn | {shape} [, dtype]) */
-static vl_tensor *shaped(lua_State *L, const char *fn, bool float_only)
+vl_tensor *vl_shaped(lua_State *L, const char *fn, bool float_only)
 {
     int rank;
     int64_t shape[VL_MAX_RANK];
@@ -494,13 +491,13 @@ static vl_tensor *shaped(lua_State *L, const char *fn, bool float_only)
 
 static int l_zeros(lua_State *L)
 {
-    shaped(L, "zeros", false);
+    vl_shaped(L, "zeros", false);
     return 1;
 }
 
 static int l_ones(lua_State *L)
 {
-    vl_tensor *t = shaped(L, "ones", false);
+    vl_tensor *t = vl_shaped(L, "ones", false);
     union { float f; int32_t i; uint8_t b; } one;
     if (t->dtype == VL_F32)
         one.f = 1;
@@ -660,98 +657,6 @@ static int l_is_tensor(lua_State *L)
     return 1;
 }
 
-/* ---- random numbers ------------------------------------------------------
- * xoshiro256** seeded through splitmix64, one per Lua state (registry);
- * the same seed gives the same numbers on every platform. */
-
-typedef struct rng {
-    uint64_t s[4];
-} rng;
-
-static const char RNG_KEY[] = "vksac.rng";
-
-static uint64_t splitmix64(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9e3779b97f4a7c15u);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-    return z ^ (z >> 31);
-}
-
-static void seed_rng(rng *r, uint64_t seed)
-{
-    for (int i = 0; i < 4; i++)
-        r->s[i] = splitmix64(&seed);
-}
-
-static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
-static uint64_t next_u64(rng *r)
-{
-    uint64_t *s = r->s, out = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return out;
-}
-
-static double uniform(rng *r) { return (double)(next_u64(r) >> 11) * 0x1p-53; }
-
-static rng *state_rng(lua_State *L)
-{
-    if (lua_getfield(L, LUA_REGISTRYINDEX, RNG_KEY) != LUA_TUSERDATA) {
-        lua_pop(L, 1);
-        seed_rng(lua_newuserdatauv(L, sizeof(rng), 0), 0);
-        lua_pushvalue(L, -1);
-        lua_setfield(L, LUA_REGISTRYINDEX, RNG_KEY);
-    }
-    rng *r = lua_touserdata(L, -1);   /* the registry keeps it alive */
-    lua_pop(L, 1);
-    return r;
-}
-
-static int l_manual_seed(lua_State *L)
-{
-    int isint = 0;
-    lua_Integer seed = lua_tointegerx(L, 1, &isint);
-    if (lua_type(L, 1) != LUA_TNUMBER || !isint)
-        ARGERR(L, "manual_seed", 1, "seed must be an integer, got %s", describe(L, 1));
-    seed_rng(state_rng(L), (uint64_t)seed);
-    /* nets.c's counter of network seeds (vl_next_seed) restarts from it too,
-     * so a script builds the same networks after the same manual_seed. */
-    lua_pushinteger(L, seed);
-    lua_setfield(L, LUA_REGISTRYINDEX, "vksac.net_seed");
-    return 0;
-}
-
-static int l_rand(lua_State *L)
-{
-    vl_tensor *t = shaped(L, "rand", true);
-    rng *r = state_rng(L);
-    for (size_t i = 0; i < t->numel; i++)
-        ((float *)t->data)[i] = (float)(next_u64(r) >> 40) * 0x1p-24f;   /* exact, in [0, 1) */
-    return 1;
-}
-
-/* Box-Muller, both values of each pair used. */
-static int l_randn(lua_State *L)
-{
-    vl_tensor *t = shaped(L, "randn", true);
-    rng *r = state_rng(L);
-    float *out = t->data;
-    for (size_t i = 0; i < t->numel; i += 2) {
-        double radius = sqrt(-2.0 * log(1.0 - uniform(r)));   /* 1 - u is in (0, 1] */
-        double angle = 6.283185307179586 * uniform(r);
-        out[i] = (float)(radius * cos(angle));
-        if (i + 1 < t->numel)
-            out[i + 1] = (float)(radius * sin(angle));
-    }
-    return 1;
-}
-
 /* ---- indexing ------------------------------------------------------------ */
 
 static size_t row_numel(const vl_tensor *t)
@@ -859,125 +764,6 @@ static int t_pairs(lua_State *L)
     lua_pushvalue(L, 1);
     lua_pushinteger(L, 0);
     return 3;
-}
-
-/* ---- printing ------------------------------------------------------------ */
-
-typedef struct printer {
-    const vl_tensor *t;
-    luaL_Buffer *b;          /* NULL while measuring */
-    bool summary, sci;
-    int width;
-    double amax, amin;       /* of the finite nonzero |values| shown */
-} printer;
-
-static int format_element(const printer *p, size_t i, char *buf, size_t cap)
-{
-    const vl_tensor *t = p->t;
-    if (t->dtype == VL_I32)
-        return snprintf(buf, cap, "%d", (int)((const int32_t *)t->data)[i]);
-    if (t->dtype == VL_BOOL)
-        return snprintf(buf, cap, "%s", ((const uint8_t *)t->data)[i] ? "true" : "false");
-    double v = ((const float *)t->data)[i];
-    if (!isfinite(v))
-        return snprintf(buf, cap, "%s", isnan(v) ? "nan" : v > 0 ? "inf" : "-inf");
-    return snprintf(buf, cap, p->sci ? "%.4e" : "%.4f", v);
-}
-
-static void element(printer *p, size_t i)
-{
-    char buf[64];
-    int len = format_element(p, i, buf, sizeof buf);
-    if (p->b) {
-        for (int k = len; k < p->width; k++)
-            luaL_addchar(p->b, ' ');
-        luaL_addlstring(p->b, buf, (size_t)len);
-        return;
-    }
-    p->width = len > p->width ? len : p->width;
-    double a = p->t->dtype == VL_F32 ? fabs(get(p->t, i)) : 0;
-    if (isfinite(a) && a > 0) {
-        p->amax = a > p->amax ? a : p->amax;
-        p->amin = a < p->amin ? a : p->amin;
-    }
-}
-
-static void add(printer *p, const char *s)
-{
-    if (p->b)
-        luaL_addstring(p->b, s);
-}
-
-/* Like torch: rows of a matrix one per line, a blank line between
- * matrices, continuation lines aligned under the opening braces. */
-static void separator(printer *p, int depth)
-{
-    int rank = p->t->rank;
-    add(p, depth == rank - 1 ? ", " : ",");
-    for (int k = depth; k < rank - 1; k++)
-        add(p, "\n");
-    for (int k = 0; depth < rank - 1 && k < 8 + depth; k++)
-        add(p, " ");
-}
-
-static void visit(printer *p, int depth, size_t offset)
-{
-    const vl_tensor *t = p->t;
-    if (depth == t->rank) {
-        element(p, offset);
-        return;
-    }
-    int64_t n = t->shape[depth];
-    size_t stride = 1;
-    for (int d = depth + 1; d < t->rank; d++)
-        stride *= (size_t)t->shape[d];
-    add(p, "{");
-    for (int64_t i = 0; i < n; i++) {
-        if (i > 0)
-            separator(p, depth);
-        if (p->summary && n > 2 * EDGE && i == EDGE) {
-            add(p, "...");
-            i = n - EDGE - 1;
-            continue;
-        }
-        visit(p, depth + 1, offset + (size_t)i * stride);
-    }
-    add(p, "}");
-}
-
-static int t_tostring(lua_State *L)
-{
-    const vl_tensor *t = luaL_checkudata(L, 1, VL_TENSOR);
-    if (!t->data) {
-        lua_pushliteral(L, "Tensor (closed)");
-        return 1;
-    }
-    /* Empty tensors too: {2^31 - 1, 0} would be 2^31 empty rows. */
-    printer p = {.t = t, .summary = t->numel > SUMMARY_NUMEL || t->numel == 0, .amin = INFINITY};
-    visit(&p, 0, 0);                               /* the magnitudes */
-    p.sci = p.amax >= 1e8 || p.amin < 1e-4;
-    p.width = 0;
-    visit(&p, 0, 0);                               /* the column width */
-    luaL_Buffer b;
-    luaL_buffinit(L, &b);
-    luaL_addstring(&b, "tensor(");
-    p.b = &b;
-    visit(&p, 0, 0);
-    bool elided = false;
-    for (int d = 0; d < t->rank; d++)
-        elided |= p.summary && t->shape[d] > 2 * EDGE;
-    if (elided || (t->numel == 0 && t->rank > 1)) {
-        luaL_addstring(&b, ", shape=");
-        vl_pushshape(L, t->rank, t->shape);
-        luaL_addvalue(&b);
-    }
-    if (t->dtype != VL_F32) {
-        luaL_addstring(&b, ", dtype=");
-        luaL_addstring(&b, vl_dtype_name(t->dtype));
-    }
-    luaL_addchar(&b, ')');
-    luaL_pushresult(&b);
-    return 1;
 }
 
 /* ---- methods ------------------------------------------------------------- */
@@ -1148,14 +934,14 @@ static int t_eq(lua_State *L)
     bool eq = a && b && a->data && b->data && a->dtype == b->dtype && a->rank == b->rank &&
               memcmp(a->shape, b->shape, (size_t)a->rank * sizeof *a->shape) == 0;
     for (size_t i = 0; eq && i < a->numel; i++)
-        eq = get(a, i) == get(b, i);
+        eq = vl_get(a, i) == vl_get(b, i);
     lua_pushboolean(L, eq);
     return 1;
 }
 
 static const luaL_Reg functions[] = {
     {"tensor", l_tensor}, {"zeros", l_zeros}, {"ones", l_ones}, {"full", l_full},
-    {"rand", l_rand}, {"randn", l_randn}, {"manual_seed", l_manual_seed}, {"arange", l_arange},
+    {"arange", l_arange},
     {"cat", l_cat}, {"stack", l_stack}, {"is_tensor", l_is_tensor}, {NULL, NULL},
 };
 
@@ -1168,7 +954,7 @@ static const luaL_Reg methods[] = {
 };
 
 static const luaL_Reg metamethods[] = {
-    {"__newindex", t_newindex}, {"__len", t_len}, {"__pairs", t_pairs}, {"__tostring", t_tostring},
+    {"__newindex", t_newindex}, {"__len", t_len}, {"__pairs", t_pairs}, {"__tostring", vl_tensor_tostring},
     {"__eq", t_eq}, {"__gc", t_close}, {"__close", t_close}, {NULL, NULL},
 };
 

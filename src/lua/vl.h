@@ -47,6 +47,15 @@ vl_tensor *vl_pushtensor(lua_State *L, vl_dtype dtype, int rank, const int64_t *
  * (e.g. "field 'states'") as bad argument #arg to fn (NULL: the running
  * function's name as Lua knows it). */
 vl_tensor *vl_astensor(lua_State *L, int idx, vl_dtype dtype, const char *fn, int arg, const char *what);
+/* Element i as a double, whatever the dtype. */
+double vl_get(const vl_tensor *t, size_t i);
+/* zeros/ones/rand/randn(d1, …, dn | {shape} [, dtype]): a new zeroed
+ * tensor of the shape in the arguments (float32 only when float_only). */
+vl_tensor *vl_shaped(lua_State *L, const char *fn, bool float_only);
+/* __tostring (tensor_print.c). */
+int vl_tensor_tostring(lua_State *L);
+/* rand, randn, manual_seed (random.c). */
+void vl_open_random(lua_State *L);
 /* Registers tensor functions (tensor, zeros, ones, full, randn, ...) into
  * the table on top of the stack and creates the metatable. */
 void vl_open_tensor(lua_State *L);
@@ -153,7 +162,8 @@ vl_net *vl_test_net(lua_State *L, int idx, const char *cls);
 void vl_push_bound(lua_State *L, const char *cls, const vksac_agent_config *cfg, vl_agent *agent, uint32_t index);
 /* Binds an existing network object to a SAC's agent. */
 void vl_bind(vl_net *n, vl_agent *agent, uint32_t index);
-/* The next seed for an object built without one (vksac.manual_seed). */
+/* The next seed for an object built without one; vksac.manual_seed
+ * restarts the sequence (random.c). */
 uint64_t vl_next_seed(lua_State *L);
 /* Reads the network keys shared by Actor, Critic and SAC's critic tables. */
 void vl_read_net(const vl_args *a, vksac_net_config *net);
