@@ -270,16 +270,53 @@ vksac_status vksac_agent_q(vksac_agent *agent, const float *states, const float 
                            float *q);
 
 /* Checkpoints (safetensors, docs/checkpoint.md). save writes everything
- * needed to resume training bit-identically: networks, targets, optimiser
- * moments and initial weights, α, the state normaliser, RNG counters and
- * step counts (not the replay buffer). export_policy writes the actor and
- * its normaliser alone. Both write a temporary file and rename it. */
+ * needed to resume training bit-identically from the same replay buffer:
+ * networks, targets, optimiser moments and initial weights, α, the state
+ * normaliser, RNG counters and step counts; not the replay buffer itself,
+ * which vksac_agent_save_with adds. export_policy writes the actor and its
+ * normaliser alone. Each writes a temporary file, syncs it and renames it
+ * over path, so a crash leaves the old file or the new one, whole. */
 vksac_status vksac_agent_save(vksac_agent *agent, const char *path);
 vksac_status vksac_agent_export_policy(vksac_agent *agent, const char *path);
+
+/* The largest caller's metadata string, in bytes (64 MiB). */
+#define VKSAC_MAX_METADATA_BYTES (64u << 20)
+
+/* What vksac_agent_save_with adds to a full checkpoint. Zero-initialise. */
+typedef struct vksac_save_options {
+    /* 1: also the replay buffer: its written slots (min(count, capacity)
+     * transitions, in slot order), its head and count, so that the loaded
+     * agent samples and updates exactly as this one would. Costs
+     * 4·(2·dim_state + C + D + 3) bytes per stored transition, read back
+     * from the device. */
+    int replay;
+    /* NULL, or a caller's string kept as __metadata__["user"] (e.g. a
+     * training loop's own state as JSON); vksac_agent_metadata gives it
+     * back after loading. It must be UTF-8 (the header is JSON) and at most
+     * VKSAC_MAX_METADATA_BYTES; quotes, backslashes and control characters
+     * are escaped, and escaped it must fit the 100 MB header. */
+    const char *metadata;
+} vksac_save_options;
+
+/* A full checkpoint as vksac_agent_save writes it, plus the options'
+ * parts, in one file written the same way. NULL options is
+ * vksac_agent_save. E_ARG when the metadata cannot be stored. */
+vksac_status vksac_agent_save_with(vksac_agent *agent, const char *path, const vksac_save_options *options);
+
 /* Loads a checkpoint (full or policy-only) into a new agent. The file is
  * checked as untrusted input; a policy-only file gives an agent that can
- * act (its critics are fresh). */
+ * act (its critics are fresh). A replay buffer in a full checkpoint is
+ * restored (its shapes checked against the stored configuration, its
+ * count and head against each other, every value finite, flags 0 or 1,
+ * discrete indices in range), so training continues bit-identically;
+ * without one the buffer starts empty. */
 vksac_status vksac_agent_load(vksac_context *ctx, const char *path, vksac_agent **out);
+
+/* The caller's metadata string of the checkpoint this agent was loaded
+ * from (vksac_save_options.metadata): "" when it had none, when the agent
+ * was created rather than loaded, or when agent is NULL. Valid as long as
+ * the agent. */
+const char *vksac_agent_metadata(const vksac_agent *agent);
 
 #ifdef __cplusplus
 }

@@ -118,6 +118,18 @@ VKSAC_API vksac_status vksac_agent_save(vksac_agent *agent, const char *path)
     return rl_checkpoint_save(agent->rl, path, true);
 }
 
+VKSAC_API vksac_status vksac_agent_save_with(vksac_agent *agent, const char *path,
+                                             const vksac_save_options *options)
+{
+    VKS_TRY(need_agent(agent, options ? "vksac_agent_save_with" : "vksac_agent_save"));
+    return rl_checkpoint_save_with(agent->rl, path, options);
+}
+
+VKSAC_API const char *vksac_agent_metadata(const vksac_agent *agent)
+{
+    return agent && agent->rl && agent->rl->metadata ? agent->rl->metadata : "";
+}
+
 VKSAC_API vksac_status vksac_agent_export_policy(vksac_agent *agent, const char *path)
 {
     VKS_TRY(need_agent(agent, "vksac_agent_export_policy"));

@@ -240,3 +240,33 @@ void vl_field_numbers(const vl_args *a, const char *field, float *out, uint32_t 
     }
     lua_pop(L, 1);
 }
+
+/* vksac.nearest(word, {keys…}) → the key closest to word by the rule
+ * above, or nil: Lua code (vksac.train) suggests keys as C does. */
+static int l_nearest(lua_State *L)
+{
+    const char *word = luaL_checkstring(L, 1);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    lua_Integer n = luaL_len(L, 2);
+    luaL_argcheck(L, n >= 0 && n < 4096, 2, "too many keys");
+    const char **keys = lua_newuserdatauv(L, sizeof(*keys) * (size_t)(n + 1), 0);
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_geti(L, 2, i);
+        keys[i - 1] = lua_tostring(L, -1);
+        luaL_argcheck(L, keys[i - 1] != NULL, 2, "keys must be strings");
+        lua_pop(L, 1);   /* the string stays alive in the table */
+    }
+    keys[n] = NULL;
+    const char *near = vl_nearest(word, keys);
+    if (near)
+        lua_pushstring(L, near);
+    else
+        lua_pushnil(L);
+    return 1;
+}
+
+void vl_open_args(lua_State *L)
+{
+    lua_pushcfunction(L, l_nearest);
+    lua_setfield(L, -2, "nearest");
+}

@@ -1,7 +1,5 @@
 /* The C module `vksac.core`: tensors, the shared context and the classes.
  * lua/vksac/init.lua builds the public `vksac` module on top of it. */
-#include <time.h>
-
 #include "vl.h"
 
 void vl_new_class(lua_State *L, const char *name, const luaL_Reg *methods, const luaL_Reg *meta)
@@ -17,15 +15,6 @@ void vl_new_class(lua_State *L, const char *name, const luaL_Reg *methods, const
     lua_pop(L, 1);
 }
 
-/* vksac.clock() → seconds on a monotonic clock (os.clock is CPU time). */
-static int l_clock(lua_State *L)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec * 1e-9);
-    return 1;
-}
-
 VL_EXPORT int luaopen_vksac_core(lua_State *L)
 {
     lua_newtable(L);
@@ -34,8 +23,8 @@ VL_EXPORT int luaopen_vksac_core(lua_State *L)
     vl_open_context(L);
     vl_open_nets(L);
     vl_open_sac(L);
-    lua_pushcfunction(L, l_clock);
-    lua_setfield(L, -2, "clock");
+    vl_open_system(L);
+    vl_open_args(L);
     lua_pushfstring(L, "%d.%d.%d", VKSAC_VERSION_MAJOR, VKSAC_VERSION_MINOR, VKSAC_VERSION_PATCH);
     lua_setfield(L, -2, "version");
     return 1;

@@ -393,11 +393,9 @@ static int sac_q(lua_State *L)
 /* ---- checkpoints ---------------------------------------------------------- */
 
 /* true, or nil and the message (I/O errors are values, as in io.open). */
-static int save_with(lua_State *L, vksac_status (*fn)(vksac_agent *, const char *))
+static int saved(lua_State *L, vl_sac *s, vksac_status st)
 {
-    vl_sac *s = check_sac(L, 1);
-    const char *path = luaL_checkstring(L, 2);
-    if (fn(s->agent->h, path) != VKSAC_OK) {
+    if (st != VKSAC_OK) {
         luaL_pushfail(L);
         lua_pushstring(L, vksac_error(vl_ctx_handle(s->agent->ctx)));
         return 2;
@@ -406,8 +404,53 @@ static int save_with(lua_State *L, vksac_status (*fn)(vksac_agent *, const char 
     return 1;
 }
 
-static int sac_save(lua_State *L) { return save_with(L, vksac_agent_save); }
-static int sac_export_policy(lua_State *L) { return save_with(L, vksac_agent_export_policy); }
+/* agent:save(path [, {replay = false, metadata = nil}]) → true, or nil and
+ * the message. replay: the replay buffer too; metadata: a string of the
+ * caller's, given back by agent:metadata() after vksac.load. */
+static int sac_save(lua_State *L)
+{
+    vl_sac *s = check_sac(L, 1);
+    const char *path = luaL_checkstring(L, 2);
+    if (lua_isnoneornil(L, 3))
+        return saved(L, s, vksac_agent_save(s->agent->h, path));
+    static const char *const keys[] = {"replay", "metadata", NULL};
+    vl_args o = {L, 3, 2, "save"};
+    if (!lua_istable(L, 3))
+        vl_arg_error(&o, NULL, "table of options expected, got %s", luaL_typename(L, 3));
+    vl_check_keys(&o, keys);
+    vksac_save_options opt = {.replay = vl_field_bool(&o, "replay", false)};
+    opt.metadata = vl_field_string(&o, "metadata", NULL);
+    if (opt.metadata) {
+        size_t len = 0;
+        lua_getfield(L, 3, "metadata");
+        lua_tolstring(L, -1, &len);
+        lua_pop(L, 1);
+        if (strlen(opt.metadata) != len)
+            vl_arg_error(&o, "metadata", "must not contain a NUL byte, found one at byte %d",
+                         (int)strlen(opt.metadata));
+    }
+    return saved(L, s, vksac_agent_save_with(s->agent->h, path, &opt));
+}
+
+static int sac_export_policy(lua_State *L)
+{
+    vl_sac *s = check_sac(L, 1);
+    const char *path = luaL_checkstring(L, 2);
+    return saved(L, s, vksac_agent_export_policy(s->agent->h, path));
+}
+
+/* agent:metadata() → the caller's string of the checkpoint this agent was
+ * loaded from, or nil when there is none. */
+static int sac_metadata(lua_State *L)
+{
+    vl_sac *s = check_sac(L, 1);
+    const char *m = vksac_agent_metadata(s->agent->h);
+    if (*m)
+        lua_pushstring(L, m);
+    else
+        lua_pushnil(L);
+    return 1;
+}
 
 /* vksac.load(path) → SAC, or nil and the message. */
 static int l_load(lua_State *L)
@@ -585,7 +628,7 @@ void vl_open_sac(lua_State *L)
         {"stats", sac_stats},     {"q", sac_q},             {"save", sac_save},
         {"export_policy", sac_export_policy},               {"actor", sac_actor},
         {"critics", sac_critics}, {"config", sac_config},   {"close", sac_close},
-        {NULL, NULL}};
+        {"metadata", sac_metadata},                         {NULL, NULL}};
     static const luaL_Reg fns[] = {{"SAC", l_sac_new}, {"load", l_load}, {NULL, NULL}};
     vl_new_class(L, VL_SAC, methods, meta);
     luaL_setfuncs(L, fns, 0);

@@ -100,6 +100,7 @@ uint32_t vl_field_counts(const vl_args *a, const char *field, uint32_t *out, uin
 void vl_field_numbers(const vl_args *a, const char *field, float *out, uint32_t n, bool *present);
 /* The Levenshtein-nearest of `keys` to `word`, or NULL when none is close. */
 const char *vl_nearest(const char *word, const char *const *keys);
+void vl_open_args(lua_State *L);   /* vksac.nearest */
 
 /* ---- the shared context (context.c) -------------------------------------
  * One vksac_context per Lua state, created on first use (vksac.init{} sets
@@ -225,6 +226,7 @@ void vl_open_nets(lua_State *L);   /* Actor, Critic, MultipleCritics, MultipleQu
 void vl_read_transitions(const vl_args *a, const vksac_agent_config *cfg, vksac_transitions *out);
 
 void vl_open_sac(lua_State *L);    /* SAC, load */
+void vl_open_system(lua_State *L); /* clock, isatty, catch_interrupt, interrupted */
 
 /* Creates a metatable `name` with __name, __index = methods, the given
  * metamethods, and pops it. */

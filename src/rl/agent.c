@@ -377,5 +377,6 @@ void rl_agent_destroy(rl_agent *a)
     for (size_t i = 0; i < sizeof t / sizeof *t; i++)
         vks_tensor_destroy(t[i]);
     free(a->scratch);
+    free(a->metadata);
     free(a);
 }

@@ -33,6 +33,7 @@ typedef struct rl_agent {
     uint64_t updates, observed;
     float *scratch;                  /* host conversions of observed transitions */
     size_t scratch_len;
+    char *metadata;                  /* the caller's string of the checkpoint loaded, or NULL */
 } rl_agent;
 
 /* Checks a public config and fills in its defaults (E_ARG naming the

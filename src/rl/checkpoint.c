@@ -2,7 +2,8 @@
  * configuration goes into "__metadata__" as one string per field, the
  * state into named fp32 tensors. Loading builds a fresh agent from the
  * stored configuration and then overwrites its state in place, so the
- * recorded update stays valid. */
+ * recorded update stays valid. The optional replay buffer and caller's
+ * metadata are in checkpoint_replay.c. */
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -14,6 +15,7 @@
 
 #include "rl/agent.h"
 #include "rl/checkpoint.h"
+#include "rl/checkpoint_replay.h"
 #include "rl/safetensors.h"
 
 #define FORMAT "vksac-checkpoint-1"
@@ -59,7 +61,7 @@ static const field NET_FIELDS[] = {
 /* Host-side pieces of a checkpoint being written: metadata strings and
  * tensor names and data, all freed together. */
 typedef struct writer {
-    st_meta meta[NAGENT + 2 * NNET + 16];
+    st_meta meta[NAGENT + 2 * NNET + 24];
     size_t nmeta;
     st_tensor *t;
     size_t n, cap;
@@ -240,23 +242,55 @@ static vksac_status collect(writer *w, rl_agent *a, bool full)
     return device_tensor(w, a->heads.counters, "rng.counters");
 }
 
-vksac_status rl_checkpoint_save(rl_agent *a, const char *path, bool full)
+/* The replay buffer's tensors and counts, and the caller's string. */
+static vksac_status collect_options(writer *w, rl_agent *a, const vksac_save_options *o, const char *fn,
+                                    rl_replay_dump *dump)
 {
-    static const char fn[] = "vksac_agent_save";
+    if (o->replay) {
+        VKS_TRY(rl_replay_dump_read(a, fn, dump));
+        for (size_t i = 0; i < dump->n; i++)
+            tensor(w, (char *)dump->t[i].name, dump->t[i].rows, dump->t[i].cols, (float *)dump->t[i].data);
+        for (size_t i = 0; i < 2; i++)
+            meta(w, dump->meta[i].key, dump->meta[i].value);
+    }
+    if (o->metadata)
+        meta(w, RL_CKPT_USER_KEY, o->metadata);
+    return VKSAC_OK;
+}
+
+static vksac_status save(rl_agent *a, const char *path, bool full, const vksac_save_options *options,
+                         const char *fn)
+{
     if (!path || !*path)
         return vks_fail(a->ctx, VKSAC_E_ARG, "%s: path must be a non-empty string", fn);
+    if (options)
+        VKS_TRY(rl_metadata_check(a->ctx, fn, options->metadata));
     writer w = {0};
+    rl_replay_dump dump = {0};
     vksac_status st = collect(&w, a, full);
+    if (st == VKSAC_OK && options)
+        st = collect_options(&w, a, options, fn, &dump);
     char err[512];
     if (st == VKSAC_OK && w.oom)
         st = vks_fail(a->ctx, VKSAC_E_OOM, "%s: out of host memory for the checkpoint", fn);
     if (st == VKSAC_OK && st_save(path, w.t, w.n, w.meta, w.nmeta, err, sizeof err) != 0)
         st = vks_fail(a->ctx, VKSAC_E_ARG, "%s: %s", fn, err);
+    rl_replay_dump_free(&dump);
     for (size_t i = 0; i < w.nowned; i++)
         free(w.owned[i]);
     free(w.owned);
     free(w.t);
     return st;
+}
+
+vksac_status rl_checkpoint_save(rl_agent *a, const char *path, bool full)
+{
+    return save(a, path, full, NULL, "vksac_agent_save");
+}
+
+vksac_status rl_checkpoint_save_with(rl_agent *a, const char *path, const vksac_save_options *options)
+{
+    return save(a, path, true, options, options ? "vksac_agent_save_with" : "vksac_agent_save");
 }
 
 /* ---- loading ----------------------------------------------------------------- */
@@ -517,6 +551,10 @@ vksac_status rl_checkpoint_load(vks_ctx *ctx, const char *path, rl_agent **out)
         st = load_state(&r, a, full);
     if (st == VKSAC_OK && full)
         st = load_counts(&r, a);
+    if (st == VKSAC_OK)
+        st = rl_replay_load(ctx, f, path, a, full);
+    if (st == VKSAC_OK)
+        st = rl_metadata_load(ctx, f, path, a);
     st_free(f);
     if (st != VKSAC_OK) {
         rl_agent_destroy(a);

@@ -162,12 +162,52 @@ static vksac_status put(vks_tensor *t, uint32_t slot, uint32_t m, const float *s
     return m ? vks_tensor_write_rows(t, slot, m, src + (size_t)src0 * cols) : VKSAC_OK;
 }
 
-vksac_status rl_replay_add(rl_replay *r, uint32_t n, const float *states, const float *cont, const float *disc,
-                           const float *reward, const float *terminated, const float *truncated,
-                           const float *next_states)
+/* reward, terminated, truncated rows [src0, src0 + m) interleaved into
+ * rows of 3 at slots start… (wrapping at the capacity), in pieces of at
+ * most RTD_CHUNK rows so nothing is allocated. */
+static vksac_status put_rtd(rl_replay *r, uint32_t start, uint32_t m, uint32_t src0, const float *reward,
+                            const float *terminated, const float *truncated)
 {
-    if (!r)
-        return VKSAC_E_ARG;
+    enum { RTD_CHUNK = 256 };
+    float rtd[3 * RTD_CHUNK];
+    uint32_t cap = r->cfg.capacity;
+    for (uint32_t done = 0; done < m;) {
+        uint32_t slot = (uint32_t)(((uint64_t)start + done) % cap);
+        uint32_t k = m - done;
+        if (k > RTD_CHUNK)
+            k = RTD_CHUNK;
+        if (k > cap - slot)
+            k = cap - slot;
+        for (uint32_t i = 0; i < k; i++) {
+            uint32_t row = src0 + done + i;
+            rtd[3 * i] = reward[row];
+            rtd[3 * i + 1] = terminated[row];
+            rtd[3 * i + 2] = truncated[row];
+        }
+        VKS_TRY(vks_tensor_write_rows(r->field[F_RTD], slot, k, rtd));
+        done += k;
+    }
+    return VKSAC_OK;
+}
+
+/* The meta row's size, written when it changed. */
+static vksac_status sync_meta(rl_replay *r)
+{
+    uint32_t size = rl_replay_size(r);
+    if (size != r->meta_size) {
+        const float meta[4] = {(float)size, 0.0f, 0.0f, 0.0f};
+        VKS_TRY(vks_tensor_write(r->meta, meta));
+        r->meta_size = size;
+    }
+    return VKSAC_OK;
+}
+
+/* The arrays of one append or restore: NULL where not needed, else E_ARG
+ * naming it; then every value of n rows checked. */
+static vksac_status check_arrays(rl_replay *r, uint32_t n, const float *states, const float *cont, const float *disc,
+                                 const float *reward, const float *terminated, const float *truncated,
+                                 const float *next_states)
+{
     vks_ctx *ctx = r->ctx;
     const rl_replay_config *c = &r->cfg;
     struct { const char *name; const float *p; bool needed; } arrays[] = {
@@ -180,7 +220,6 @@ vksac_status rl_replay_add(rl_replay *r, uint32_t n, const float *states, const 
             return vks_fail(ctx, VKSAC_E_ARG, "replay: array '%s' must not be NULL", arrays[i].name);
     if (n == 0)
         return VKSAC_OK;
-    /* Check everything before writing anything: a bad row appends nothing. */
     VKS_TRY(need_finite(ctx, "states", states, n, c->S));
     VKS_TRY(need_finite(ctx, "next_states", next_states, n, c->S));
     if (c->C)
@@ -189,7 +228,20 @@ vksac_status rl_replay_add(rl_replay *r, uint32_t n, const float *states, const 
         VKS_TRY(need_finite(ctx, "disc", disc, n, c->D));
     VKS_TRY(need_finite(ctx, "reward", reward, n, 0));
     VKS_TRY(need_flag(ctx, "terminated", terminated, n));
-    VKS_TRY(need_flag(ctx, "truncated", truncated, n));
+    return need_flag(ctx, "truncated", truncated, n);
+}
+
+vksac_status rl_replay_add(rl_replay *r, uint32_t n, const float *states, const float *cont, const float *disc,
+                           const float *reward, const float *terminated, const float *truncated,
+                           const float *next_states)
+{
+    if (!r)
+        return VKSAC_E_ARG;
+    const rl_replay_config *c = &r->cfg;
+    /* Check everything before writing anything: a bad row appends nothing. */
+    VKS_TRY(check_arrays(r, n, states, cont, disc, reward, terminated, truncated, next_states));
+    if (n == 0)
+        return VKSAC_OK;
 
     /* Rows [skip, n) land at slots start…, wrapping once at most. */
     uint32_t cap = c->capacity, skip = n > cap ? n - cap : 0, m = n - skip;
@@ -204,35 +256,10 @@ vksac_status rl_replay_add(rl_replay *r, uint32_t n, const float *states, const 
         VKS_TRY(put(r->field[f], start, m1, src[f], skip, cols));
         VKS_TRY(put(r->field[f], 0, m2, src[f], skip + m1, cols));
     }
-    /* reward, terminated, truncated interleaved into rows of 3, in pieces
-     * of at most RTD_CHUNK rows so nothing is allocated. */
-    enum { RTD_CHUNK = 256 };
-    float rtd[3 * RTD_CHUNK];
-    for (uint32_t done = 0; done < m;) {
-        uint32_t slot = (uint32_t)(((uint64_t)start + done) % cap);
-        uint32_t k = m - done;
-        if (k > RTD_CHUNK)
-            k = RTD_CHUNK;
-        if (k > cap - slot)
-            k = cap - slot;
-        for (uint32_t i = 0; i < k; i++) {
-            uint32_t row = skip + done + i;
-            rtd[3 * i] = reward[row];
-            rtd[3 * i + 1] = terminated[row];
-            rtd[3 * i + 2] = truncated[row];
-        }
-        VKS_TRY(vks_tensor_write_rows(r->field[F_RTD], slot, k, rtd));
-        done += k;
-    }
+    VKS_TRY(put_rtd(r, start, m, skip, reward, terminated, truncated));
     r->count += n;
     r->head = (uint32_t)(((uint64_t)r->head + n) % cap);
-    uint32_t size = rl_replay_size(r);
-    if (size != r->meta_size) {
-        const float meta[4] = {(float)size, 0.0f, 0.0f, 0.0f};
-        VKS_TRY(vks_tensor_write(r->meta, meta));
-        r->meta_size = size;
-    }
-    return VKSAC_OK;
+    return sync_meta(r);
 }
 
 /* ---- sampling -------------------------------------------------------------- */
@@ -323,4 +350,79 @@ vksac_status rl_replay_read_slot(rl_replay *r, uint32_t slot, float *states, flo
     VKS_TRY(read_row(r, F_C, slot, cont));
     VKS_TRY(read_row(r, F_D, slot, disc));
     return read_row(r, F_RTD, slot, rtd);
+}
+
+/* ---- whole-buffer copies (checkpoints) --------------------------------------- */
+
+vksac_status rl_replay_read_all(rl_replay *r, float *states, float *cont, float *disc, float *reward,
+                                float *terminated, float *truncated, float *next_states)
+{
+    if (!r)
+        return VKSAC_E_ARG;
+    const rl_replay_config *c = &r->cfg;
+    uint32_t size = rl_replay_size(r), cap = c->capacity;
+    float *dst[F_COUNT] = {states, next_states, cont, disc, NULL};
+    bool rtd = reward || terminated || truncated;
+    uint32_t widest = rtd ? 3 : 0;
+    for (int f = 0; f < F_RTD; f++)
+        if (dst[f] && field_cols(c, f) > widest)
+            widest = field_cols(c, f);
+    if (size == 0 || widest == 0)
+        return VKSAC_OK;
+    /* A full ring reads straight into the caller's arrays; otherwise the
+     * field goes through tmp and its first size rows are kept. */
+    float *tmp = NULL;
+    if (size < cap || rtd) {
+        tmp = malloc((size_t)cap * widest * sizeof *tmp);
+        if (!tmp)
+            return vks_fail(r->ctx, VKSAC_E_OOM, "replay: out of host memory reading %u slots back", cap);
+    }
+    vksac_status st = VKSAC_OK;
+    for (int f = 0; f < F_RTD && st == VKSAC_OK; f++) {
+        uint32_t cols = field_cols(c, f);
+        if (!dst[f] || !cols)
+            continue;
+        if (size == cap) {
+            st = vks_tensor_read(r->field[f], dst[f]);
+        } else {
+            st = vks_tensor_read(r->field[f], tmp);
+            if (st == VKSAC_OK)
+                memcpy(dst[f], tmp, (size_t)size * cols * sizeof *tmp);
+        }
+    }
+    if (st == VKSAC_OK && rtd)
+        st = vks_tensor_read(r->field[F_RTD], tmp);
+    float *out[3] = {reward, terminated, truncated};
+    for (int k = 0; k < 3 && st == VKSAC_OK; k++)
+        for (uint32_t i = 0; out[k] && i < size; i++)
+            out[k][i] = tmp[3 * (size_t)i + k];
+    free(tmp);
+    return st;
+}
+
+vksac_status rl_replay_restore(rl_replay *r, uint64_t count, uint32_t head, const float *states, const float *cont,
+                               const float *disc, const float *reward, const float *terminated,
+                               const float *truncated, const float *next_states)
+{
+    if (!r)
+        return VKSAC_E_ARG;
+    const rl_replay_config *c = &r->cfg;
+    uint32_t cap = c->capacity;
+    if (head >= cap)
+        return vks_fail(r->ctx, VKSAC_E_ARG, "replay: head %u must be below the capacity %u", head, cap);
+    if (head != count % cap)
+        return vks_fail(r->ctx, VKSAC_E_ARG,
+                        "replay: head %u does not go with count %llu: a ring of capacity %u has its head at count "
+                        "mod capacity = %u",
+                        head, (unsigned long long)count, cap, (unsigned)(count % cap));
+    uint32_t size = count < cap ? (uint32_t)count : cap;
+    VKS_TRY(check_arrays(r, size, states, cont, disc, reward, terminated, truncated, next_states));
+    const float *src[F_COUNT] = {states, next_states, cont, disc, NULL};
+    for (int f = 0; f < F_RTD; f++)
+        if (field_cols(c, f))
+            VKS_TRY(put(r->field[f], 0, size, src[f], 0, field_cols(c, f)));
+    VKS_TRY(put_rtd(r, 0, size, 0, reward, terminated, truncated));
+    r->count = count;
+    r->head = head;
+    return sync_meta(r);
 }

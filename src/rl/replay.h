@@ -76,4 +76,24 @@ rl_replay_config rl_replay_get_config(const rl_replay *r);
 vksac_status rl_replay_read_slot(rl_replay *r, uint32_t slot, float *states, float *cont, float *disc, float *rtd,
                                  float *next_states);
 
+/* Host copies of every written slot, 0 … size − 1 in slot order (the
+ * ring as it lies, not oldest first): states and next_states size×S, cont
+ * size×C, disc size×D, reward, terminated, truncated size each. Any output
+ * may be NULL (cont / disc are skipped when C / D is 0). One whole-field
+ * download per field, whatever the size: for checkpoints. */
+vksac_status rl_replay_read_all(rl_replay *r, float *states, float *cont, float *disc, float *reward,
+                                float *terminated, float *truncated, float *next_states);
+
+/* Sets the ring to what rl_replay_read_all gave: count transitions added
+ * so far (all time), the head (must be count mod capacity, which is where
+ * appending from an empty ring leaves it) and size = min(count, capacity)
+ * rows of each array in slot order, checked as rl_replay_add checks them
+ * (E_ARG and nothing written on a bad value, discrete indices the caller's
+ * to range-check). Slots ≥ size keep what they held; sampling never reads
+ * them. Same rule as rl_replay_add: no sequence sampling this buffer may
+ * be running. */
+vksac_status rl_replay_restore(rl_replay *r, uint64_t count, uint32_t head, const float *states, const float *cont,
+                               const float *disc, const float *reward, const float *terminated,
+                               const float *truncated, const float *next_states);
+
 #endif

@@ -63,6 +63,14 @@ int st_encode(const st_tensor *tensors, size_t n, const st_meta *meta, size_t nm
 int st_save(const char *path, const st_tensor *tensors, size_t n, const st_meta *meta,
             size_t nmeta, char *err, size_t errsz);
 
+/* Bytes that s takes as a JSON string in a header st_encode writes,
+ * quotes included (quotes, backslashes and control bytes are escaped, the
+ * latter as \u00XX): for callers that bound what they store. */
+size_t st_json_len(const char *s);
+/* Length of the longest prefix of s[0..n) that is well-formed UTF-8 (n
+ * when all of it is): st_encode refuses a name, key or value that is not. */
+size_t st_utf8_prefix(const char *s, size_t n);
+
 /* Parses len bytes of a safetensors file into *out (NULL on failure);
  * st_free releases it. The bytes are not referenced afterwards. Messages
  * start with "safetensors: ". */

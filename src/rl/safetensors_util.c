@@ -129,16 +129,21 @@ size_t sti_utf8_seq(const unsigned char *p, const unsigned char *end)
     return n;
 }
 
-int sti_utf8_valid(const char *s, size_t n)
+size_t st_utf8_prefix(const char *s, size_t n)
 {
     const unsigned char *p = (const unsigned char *)s, *end = p + n;
     while (p < end) {
         size_t m = sti_utf8_seq(p, end);
         if (!m)
-            return 0;
+            break;
         p += m;
     }
-    return 1;
+    return (size_t)(p - (const unsigned char *)s);
+}
+
+int sti_utf8_valid(const char *s, size_t n)
+{
+    return st_utf8_prefix(s, n) == n;
 }
 
 size_t sti_utf8_put(unsigned char *out, uint32_t cp)

@@ -41,27 +41,53 @@ static void sb_cstr(sbuf *s, const char *src)
     sb_put(s, src, strlen(src));
 }
 
-/* src as a JSON string: quotes, backslashes and control bytes escaped,
- * UTF-8 passed through (it was checked). */
-static void sb_json(sbuf *s, const char *src)
+/* The escape of byte c in a JSON string into esc (NUL-terminated), and its
+ * length; 0 when c goes as it is (UTF-8 passes through: it was checked). */
+static size_t json_escape(unsigned char c, char esc[8])
 {
     static const char from[] = "\"\\\b\f\n\r\t", to[] = "\"\\bfnrt";
+    const char *hit = c ? strchr(from, c) : NULL;
+    if (hit) {
+        esc[0] = '\\';
+        esc[1] = to[hit - from];
+        esc[2] = 0;
+        return 2;
+    }
+    if (c < 0x20) {
+        snprintf(esc, 8, "\\u%04x", (unsigned)c);
+        return 6;
+    }
+    return 0;
+}
+
+/* src as a JSON string: quotes, backslashes and control bytes escaped, runs
+ * of other bytes copied whole. */
+static void sb_json(sbuf *s, const char *src)
+{
+    char esc[8];
     sb_put(s, "\"", 1);
+    const char *run = src;
     for (const char *c = src; *c; c++) {
-        const char *hit = strchr(from, *c);
-        char esc[8];
-        if (hit) {
-            esc[0] = '\\';
-            esc[1] = to[hit - from];
-            sb_put(s, esc, 2);
-        } else if ((unsigned char)*c < 0x20) {
-            snprintf(esc, sizeof esc, "\\u%04x", (unsigned)*c);
-            sb_put(s, esc, 6);
-        } else {
-            sb_put(s, c, 1);
+        size_t m = json_escape((unsigned char)*c, esc);
+        if (m) {
+            sb_put(s, run, (size_t)(c - run));
+            sb_put(s, esc, m);
+            run = c + 1;
         }
     }
+    sb_put(s, run, strlen(run));
     sb_put(s, "\"", 1);
+}
+
+size_t st_json_len(const char *src)
+{
+    char esc[8];
+    size_t n = 2;
+    for (const unsigned char *c = (const unsigned char *)src; c && *c; c++) {
+        size_t m = json_escape(*c, esc);
+        n += m ? m : 1;
+    }
+    return n;
 }
 
 static int check_inputs(const char *who, const st_tensor *t, size_t n, const st_meta *meta, size_t nmeta,

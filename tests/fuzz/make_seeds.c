@@ -1,7 +1,10 @@
 /* Writes the fuzzer's seed corpus into the directory given: valid files
- * from st_encode (escapes, unicode, empty and 1-D tensors, metadata) and a
- * few hand-written headers that reach the rarer branches (surrogate pairs,
- * whitespace, 1-D shapes, nesting, bad numbers). Usage: make_seeds DIR */
+ * from st_encode (escapes, unicode, empty and 1-D tensors, metadata, a
+ * checkpoint's replay.* tensors with its replay counts and caller's
+ * metadata string) and a few hand-written headers that reach the rarer
+ * branches (surrogate pairs, whitespace, 1-D shapes, nesting, bad
+ * numbers, a NUL in the metadata, metadata that is not a string). Usage:
+ * make_seeds DIR */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,6 +72,18 @@ int main(int argc, char **argv)
                               {"empty", 0, 7, NULL}, {"col", 5, 1, v}};
     const st_meta meta[] = {{"config", "{\"hidden\": 256}"}, {"\xce\xbb", "\xe2\x88\x9e \\ \" \n"},
                             {"", ""}};
+    /* A checkpoint's replay buffer (docs/checkpoint.md): 3 slots of a
+     * 2-state, 1-continuous, 2-head agent, and the caller's metadata with
+     * every kind of escape and UTF-8. */
+    static const float rb[12] = {0.5f, -1, 2, 0.25f, 1, 0, 0, 1, 1, 0, 0, 1};
+    const st_tensor replay[] = {{"replay.states", 3, 2, v},         {"replay.cont_actions", 3, 1, v + 6},
+                                {"replay.discrete_actions", 3, 2, rb + 4}, {"replay.rewards", 3, 1, rb},
+                                {"replay.terminated", 3, 1, rb + 6}, {"replay.truncated", 3, 1, rb + 9},
+                                {"replay.next_states", 3, 2, v + 12}, {"replay.empty", 0, 2, NULL}};
+    const st_meta replay_meta[] = {
+        {"format", "vksac-checkpoint-1"}, {"kind", "full"}, {"replay.count", "7"}, {"replay.head", "3"},
+        {"user", "{\"step\": 7, \"env\": \"a \\\"b\\\" \\\\ c\", \"rng\": [1, 2]}\n\t\x01\x1f\x7f "
+                 "\xc3\xa9 \xe2\x88\x9e \xf0\x9f\x98\x80 \xef\xbf\xbf"}};
     int rc = 0;
     rc |= encoded(d, 0, base, 2, cfg, 1);
     rc |= encoded(d, 1, many, 6, meta, 3);
@@ -82,5 +97,11 @@ int main(int argc, char **argv)
     rc |= raw(d, 7, "{\"__metadata__\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[{}]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}", 0);
     rc |= raw(d, 8, "{\"x\":{\"dtype\":\"F32\",\"shape\":[0,0],\"data_offsets\":[0,0]},"
                     "\"z\":{\"dtype\":\"F32\",\"shape\":[1,1],\"data_offsets\":[0,4]}}", 4);
+    rc |= encoded(d, 9, replay, 8, replay_meta, 5);
+    rc |= raw(d, 10, "{\"__metadata__\":{\"replay.count\":\"0\",\"replay.head\":\"0\",\"user\":"
+                     "\"\\u001fx\\ud800\\udc00\\u00e9\\\"\\\\\"},"
+                     "\"replay.states\":{\"dtype\":\"F32\",\"shape\":[0,4],\"data_offsets\":[0,0]}}", 0);
+    rc |= raw(d, 11, "{\"__metadata__\":{\"user\":12345},\"replay.rewards\":{\"dtype\":\"F32\",\"shape\":[2,1],"
+                     "\"data_offsets\":[0,8]}}", 8);
     return rc ? 1 : 0;
 }

@@ -174,6 +174,50 @@ T.case("save, load, export_policy; I/O errors are values", function()
   T.eq(ok3, nil); T.ok(msg3:find("nonexistent", 1, true) ~= nil, msg3)
 end)
 
+T.case("save{replay = true, metadata = ...}: the loaded agent resumes exactly; agent:metadata()", function()
+  local agent = vksac.SAC{actor = actor_opts(), critics = {critic_opts(), critic_opts()}, batch_size = 8,
+                          replay_capacity = 24, seed = 5}
+  for i = 1, 3 do   -- 30 transitions into 24 slots: the ring wraps
+    local s = vksac.randn(10, 5)
+    local c, d = agent:act(s, {sample = true})
+    local trunc = {}
+    for r = 1, 10 do trunc[r] = (r + i) % 4 == 0 end
+    agent:observe{states = s, cont_actions = c, discrete_actions = d, rewards = vksac.randn(10),
+                  terminated = vksac.zeros(10):bool(), truncated = trunc, next_states = s * 0.5}
+  end
+  agent:update(2)
+  local meta = '{"step": 30, "env": "a \\"quoted\\" name", "path": "C:\\\\x"}\n\t\1 \u{e9}t\u{e9} \u{1F600}'
+  local path = os.tmpname()
+  T.eq(agent:save(path, {replay = true, metadata = meta}), true)
+  T.eq(agent:metadata(), nil, "a created agent has no metadata")
+  local loaded = assert(vksac.load(path))
+  T.eq(loaded:metadata(), meta)
+  local s = vksac.randn(6, 5)
+  for _ = 1, 2 do
+    local a, b = agent:update(3), loaded:update(3)
+    for _, k in ipairs{"critic_loss", "actor_loss", "alpha", "mean_q", "entropy", "temperature_loss",
+                       "mean_target", "updates", "observed"} do
+      T.eq(b[k], a[k], "stats." .. k)
+    end
+    local c1, d1, lc1, ld1 = agent:act(s)
+    local c2, d2, lc2, ld2 = loaded:act(s)
+    T.eq(max_abs_diff(c1, c2), 0, "deterministic continuous actions")
+    T.ok(d1 == d2, "deterministic discrete actions")
+    T.eq(max_abs_diff(lc1, lc2), 0); T.eq(max_abs_diff(ld1, ld2), 0)
+  end
+  -- Without the replay buffer the loaded agent cannot update before observing.
+  T.eq(agent:save(path, {metadata = ""}), true)
+  local bare = assert(vksac.load(path))
+  T.eq(bare:metadata(), nil)
+  T.raises("update: the replay buffer is empty; observe transitions before updating",
+           bare.update, bare, 1)
+  T.eq(agent:save(path), true)
+  T.eq(assert(vksac.load(path)):metadata(), nil)
+  local ok, msg = agent:save(path, {metadata = "\255"})
+  T.eq(ok, nil); T.ok(msg:find("not valid UTF-8", 1, true) ~= nil, msg)
+  os.remove(path)
+end)
+
 T.case("close: use after close raises; the agent keeps its actor alive; <close> works", function()
   local actor = vksac.Actor(actor_opts())
   local s = vksac.randn(2, 5)
@@ -286,6 +330,13 @@ local bad = {
   {"agent: discrete action 1 of row 1 is 7, expected 0..4", S, with(good, {discrete_actions = vksac.full({2, 2}, 7, "int32")})},
   {"bad argument #1 to 'agent' (unknown option 'reward'; did you mean 'rewards'?)", S, with(good, {reward = 1})},
   {"bad argument #1 to 'update' (the number of updates must be in [0, 1000000], got -1)", S.update, S, -1},
+  {"bad argument #2 to 'save' (unknown option 'replays'; did you mean 'replay'?)", S.save, S, "unused", {replays = true}},
+  {"bad argument #2 to 'save' (unknown option 'metdata'; did you mean 'metadata'?)", S.save, S, "unused", {metdata = "x"}},
+  {"bad argument #2 to 'save' (field 'replay' must be a boolean, got 1)", S.save, S, "unused", {replay = 1}},
+  {"bad argument #2 to 'save' (field 'metadata' must be a string, got a table)", S.save, S, "unused", {metadata = {}}},
+  {"bad argument #2 to 'save' (field 'metadata' must not contain a NUL byte, found one at byte 2)",
+   S.save, S, "unused", {metadata = "ab\0c"}},
+  {"bad argument #2 to 'save' (table of options expected, got boolean)", S.save, S, "unused", true},
   {"bad argument #1 to 'MultipleCritics' (at least one critic expected)", vksac.MultipleCritics},
   {"bad argument #2 to 'MultipleCritics' (critics must share one shape: 'num_cont_actions' differs from critic 1's)",
    vksac.MultipleCritics, critic_opts(), with(critic_opts(), {num_cont_actions = 1})},
