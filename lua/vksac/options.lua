@@ -6,9 +6,10 @@ local core = require "vksac.core"
 
 local options = {}
 
--- What a value is, for messages: "-3", "'abc'", "a table", "nil".
+-- What a value is, for messages: "-3", "nan", "'abc'", "a table", "nil".
 function options.describe(v)
   local kind = type(v)
+  if v ~= v then return "nan" end   -- not "-nan": the sign of a NaN means nothing
   if kind == "number" or kind == "boolean" or kind == "nil" then return tostring(v) end
   if kind == "string" then return "'" .. v .. "'" end
   local mt = getmetatable(v)

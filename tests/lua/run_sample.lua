@@ -11,7 +11,8 @@ print = function(...)   -- luacheck: ignore
   print0(...)
 end
 local chunk = assert(loadfile(path))
-chunk(table.unpack(arg, 3))
+arg = table.move(arg, 3, #arg, 1, {[0] = path})   -- the sample sees its own arguments
+chunk(table.unpack(arg))
 print = print0
 collectgarbage()
 local text = table.concat(out, "\n")

@@ -11,20 +11,15 @@
 -- discrete an integer 0..n-1; multi-discrete a list of such integers;
 -- hybrid {cont = {...}, discrete = {...}}.
 local Random = require "vksac.rng"
+local options = require "vksac.options"
+local nearest = require("vksac.core").nearest
 
 local spaces = {}
 local type, mtype, tointeger = type, math.type, math.tointeger
 local huge = math.huge
 
--- What a value is, for messages (as the C front end writes it): "-3",
--- "nan", "'abc'", "nil", "a table".
-local function describe(v)
-  local t = type(v)
-  if t == "number" then return v ~= v and "nan" or tostring(v) end
-  if t == "boolean" or t == "nil" then return tostring(v) end
-  if t == "string" then return "'" .. v .. "'" end
-  return "a " .. t
-end
+-- What a value is, for messages, as everywhere in vksac.
+local describe = options.describe
 spaces.describe = describe
 
 local function copy(list)
@@ -252,35 +247,6 @@ end
 
 ---------------------------------------------------------------------------
 -- Shared pieces of the environments
-
--- Levenshtein distance, for "did you mean" (same rule as the C front end:
--- suggest when at most about a third of the letters differ).
-local function distance(s, t)
-  local row = {}
-  for j = 0, #t do row[j] = j end
-  for i = 1, #s do
-    local diag = row[0]
-    row[0] = i
-    for j = 1, #t do
-      local up = row[j]
-      local cost = s:byte(i) == t:byte(j) and 0 or 1
-      row[j] = math.min(row[j] + 1, row[j - 1] + 1, diag + cost)
-      diag = up
-    end
-  end
-  return row[#t]
-end
-
-local function nearest(word, keys)
-  local best, best_d
-  for _, k in ipairs(keys) do
-    local d = distance(word, k)
-    if best_d == nil or d < best_d then best, best_d = k, d end
-  end
-  local limit = #word < 3 and 1 or #word // 3 + 1
-  return best_d and best_d <= limit and best or nil
-end
-spaces.nearest = nearest
 
 -- Checks a constructor's options table against `keys` (a list of names)
 -- and the common ones: max_episode_steps (positive integer) and seed
