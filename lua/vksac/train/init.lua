@@ -238,7 +238,8 @@ local function train(opts)
   local threshold = p.target_return or vec.solved_threshold
 
   local s = {step = 0, total = p.total_steps, episodes = 0, evals = 0, seed = p.seed, num_envs = p.num_envs,
-             env_id = vec.id, start = core.clock(), stats = nil}
+             env_id = vec.id, start = core.clock(), stats = nil,
+             timing = {act = 0, env = 0, observe = 0, update = 0, eval = 0, checkpoint = 0}}
   local rng = Random(p.seed)
   local obs
   if state then
@@ -282,7 +283,9 @@ local function train(opts)
   end
 
   local function run_eval()
+    local t0 = core.clock()
     local mean, std, len, returns = evaluate(agent, eval_envs, (p.seed + 1) * 100000 + s.evals * p.eval_episodes)
+    s.timing.eval = s.timing.eval + (core.clock() - t0)
     s.evals = s.evals + 1
     s.last_eval, s.last_eval_step = mean, s.step
     if not s.best_eval or mean > s.best_eval then s.best_eval = mean end
@@ -296,7 +299,9 @@ local function train(opts)
   end
 
   local function checkpoint(st)
+    local t0 = core.clock()
     save(agent, p.checkpoint, st or snapshot(s, vec, obs, rng, logger))
+    s.timing.checkpoint = s.timing.checkpoint + (core.clock() - t0)
     result.checkpoint = p.checkpoint
   end
 
@@ -304,6 +309,7 @@ local function train(opts)
   local function step()
     local n = p.num_envs
     local cont, disc = {}, {}
+    local t0 = core.clock()
     if s.step < p.warmup_steps then
       for i = 1, n do cont[i], disc[i] = envs.sample_action(space, rng) end
     else
@@ -312,7 +318,9 @@ local function train(opts)
     end
     local actions = {}
     for i = 1, n do actions[i] = envs.to_action(space, cont[i], disc[i]) end
+    local t1 = core.clock()
     local next_obs, rewards, terminated, truncated, infos = vec:step(actions)
+    local t2 = core.clock()
     local next_states = {}
     for i = 1, n do
       local final = infos[i] and infos[i].final_observation or next_obs[i]
@@ -335,9 +343,14 @@ local function train(opts)
     agent:observe(batch)
     s.step = s.step + n
     obs = next_obs
+    local t3 = core.clock()
     if s.step >= p.warmup_steps then
       s.stats = agent:update(n * utd)
     end
+    local t4 = core.clock()
+    local tm = s.timing
+    tm.act, tm.env, tm.observe, tm.update = tm.act + (t1 - t0), tm.env + (t2 - t1), tm.observe + (t3 - t2),
+                                            tm.update + (t4 - t3)
     for i = 1, n do
       local ep = infos[i] and infos[i].episode
       if ep then
@@ -412,6 +425,7 @@ local function train(opts)
   result.eval_return, result.best_eval_return = s.last_eval, s.best_eval
   result.solved_step, result.solved_time = s.solved_step, s.solved_time
   result.stats = s.stats
+  result.timing = s.timing
   result.interrupted = result.interrupted or false
   result.stopped = result.stopped or false
   return result
