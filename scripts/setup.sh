@@ -23,7 +23,8 @@ esac
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 packages=(cmake gcc make pkg-config libvulkan-dev mesa-vulkan-drivers glslang-tools
-          spirv-tools liblua5.4-dev lua5.4 libreadline-dev libcmocka-dev vulkan-validationlayers)
+          spirv-tools liblua5.4-dev lua5.4 libreadline-dev libcmocka-dev vulkan-validationlayers
+          gnuplot-nox)
 missing=()
 for p in "${packages[@]}"; do
   status="$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)"
@@ -52,7 +53,7 @@ if [[ "$mode" == run ]]; then
   build/vksac --gemm 256x512x256
   build/vksac -e 'local v = require "vksac"; print("vksac " .. v.version .. " on " .. v.device().name)'
 else
-  ctest --test-dir build --output-on-failure
+  ctest --test-dir build --output-on-failure -j"$jobs"
   cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DVKSAC_SANITIZE=ON -DVKSAC_BENCH=OFF
   cmake --build build-asan -j"$jobs"
   ctest --test-dir build-asan --output-on-failure

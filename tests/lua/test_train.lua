@@ -187,6 +187,19 @@ T.case("progress lines when not a terminal", function()
   T.ok(not text:find("\r", 1, true), "no carriage returns")
 end)
 
+T.case("learning curve PNG, or a message saying gnuplot is missing", function()
+  vksac.train(opts{total_steps = 400, log = path("p.csv")})
+  local ok, msg = vksac.plot_curve(path("p.csv"), path("p.png"))
+  if os.execute("command -v gnuplot >/dev/null 2>&1") then
+    T.eq(ok, true, msg)
+    local png = assert(io.open(path("p.png"), "rb")):read(8)
+    T.eq(png, "\137PNG\r\n\26\n", "PNG signature")
+  else
+    T.eq(ok, nil)
+    T.ok(msg:find("gnuplot is not installed", 1, true) ~= nil, msg)
+  end
+end)
+
 T.case("bad options", function()
   local function raises(pattern, o)
     local ok, err = pcall(vksac.train, o)
