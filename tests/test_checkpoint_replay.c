@@ -6,18 +6,15 @@
  * metadata, and the public API (vksac_agent_save_with,
  * vksac_agent_metadata). */
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "harness.h"
-#include "rl/agent.h"
+#include "agent_fixture.h"
 #include "rl/checkpoint.h"
 #include "rl/safetensors.h"
 
-#define S 4
-#define N 64
+#define N AF_N
 #define CAP 256
 
 /* Quotes, backslashes, control characters, 2-, 3- and 4-byte UTF-8, and
@@ -27,87 +24,25 @@ static const char META[] = "{\"env\": \"Pendulum\\\"v1\", \"path\": \"C:\\\\runs
 
 static vksac_agent_config hybrid_config(void)
 {
-    vksac_agent_config c = {.dim_state = S, .num_cont_actions = 2, .num_discrete_heads = 2,
-                            .num_discrete_actions = {3, 2}, .batch_size = 32, .replay_capacity = CAP, .seed = 41};
-    c.actor.dim_hidden = c.critic.dim_hidden = 16;
-    c.actor.mlp_depth = c.critic.mlp_depth = 1;
-    c.critic.dropout = 0.05f;
-    return c;
+    return af_config(41, CAP);
 }
 
-static rl_agent *make(const vksac_agent_config *in)
+static vksac_transitions make_data(af_data *x, uint64_t seed)
 {
-    vksac_agent_config c;
-    rl_agent *a = NULL;
-    TH_OK(rl_agent_resolve(th.ctx, "test", in, &c));
-    TH_OK(rl_agent_create(th.ctx, &c, &a));
-    return a;
-}
-
-typedef struct data {
-    float s[N * S], s2[N * S], a[N * 2], r[N];
-    int32_t d[N * 2];
-    uint8_t term[N], trunc[N];
-} data;
-
-static vksac_transitions make_data(data *x, uint64_t seed)
-{
-    th_rand_fill(x->s, N * S, seed);
-    th_rand_fill(x->s2, N * S, seed + 1);
-    th_rand_fill(x->a, N * 2, seed + 2);
-    th_rand_fill(x->r, N, seed + 3);
-    for (int i = 0; i < N; i++) {
-        x->d[2 * i] = (int32_t)((i + seed) % 3);
-        x->d[2 * i + 1] = (i / 3) % 2;
-        x->term[i] = i % 9 == 0;
-        x->trunc[i] = i % 7 == 3;
-    }
-    return (vksac_transitions){.n = N, .states = x->s, .cont_actions = x->a, .discrete_actions = x->d,
-                               .rewards = x->r, .terminated = x->term, .truncated = x->trunc,
-                               .next_states = x->s2};
+    return af_make_data(x, seed, seed, true);
 }
 
 /* Observes `batches` batches of N transitions, seeds from `seed`. */
 static void observe(rl_agent *a, int batches, uint64_t seed)
 {
-    data d;
+    af_data d;
     for (int b = 0; b < batches; b++) {
         vksac_transitions t = make_data(&d, seed + 10 * (uint64_t)b);
         TH_OK(rl_agent_observe(a, &t));
     }
 }
 
-static char path_buf[4][256];
-static const char *tmp_path(int k, const char *name)
-{
-    const char *dir = getenv("TMPDIR");
-    snprintf(path_buf[k], sizeof path_buf[k], "%s/vksac_test_ckr_%d_%s.safetensors", dir && *dir ? dir : "/tmp",
-             (int)getpid(), name);
-    return path_buf[k];
-}
-
-/* ---- comparing agents ----------------------------------------------------------- */
-
-static int same_net(const nn_params *x, const nn_params *y)
-{
-    size_t n = nn_params_dense_size(x), m = nn_params_dense_size(y);
-    float *a = malloc(n * sizeof *a), *b = malloc(m * sizeof *b);
-    TH_OK(nn_params_read(x, NN_THETA, a));
-    TH_OK(nn_params_read(y, NN_THETA, b));
-    int same = n == m && !memcmp(a, b, n * sizeof *a);
-    free(a);
-    free(b);
-    return same;
-}
-
-static int same_params(const rl_agent *x, const rl_agent *y)
-{
-    int same = same_net(x->actor->params, y->actor->params) && same_net(x->alpha, y->alpha);
-    for (uint32_t n = 0; n < x->cfg.num_critics; n++)
-        same = same && same_net(x->critic[n]->params, y->critic[n]->params) &&
-               same_net(x->target[n]->params, y->target[n]->params);
-    return same;
-}
+/* ---- comparing replay buffers -------------------------------------------------- */
 
 /* The whole replay buffer as one host array: size × (2S + C + D + 3). */
 static float *replay_of(rl_agent *a, size_t *len)
@@ -134,49 +69,6 @@ static void assert_same_replay(rl_agent *x, rl_agent *y)
     assert_memory_equal(a, b, n * sizeof *a);
     free(a);
     free(b);
-}
-
-/* Deterministic and sampled actions of both agents, bit for bit. */
-static void assert_same_acts(rl_agent *x, rl_agent *y, const float *states)
-{
-    float cx[N * 2], cy[N * 2], lx[N], ly[N], dlx[N * 2], dly[N * 2];
-    int32_t dx[N * 2], dy[N * 2];
-    for (int sample = 0; sample < 2; sample++) {
-        TH_OK(rl_agent_act(x, states, N, sample, cx, dx, lx, dlx));
-        TH_OK(rl_agent_act(y, states, N, sample, cy, dy, ly, dly));
-        assert_memory_equal(cx, cy, sizeof cx);
-        assert_memory_equal(dx, dy, sizeof dx);
-        assert_memory_equal(lx, ly, sizeof lx);
-        assert_memory_equal(dlx, dly, sizeof dlx);
-    }
-}
-
-/* Every field bit for bit (not memcmp of the structs: padding). */
-static void assert_same_stats_of(const vksac_stats *x, const vksac_stats *y)
-{
-    const float fx[] = {x->critic_loss, x->actor_loss, x->alpha, x->mean_q, x->entropy, x->temperature_loss,
-                        x->mean_target};
-    const float fy[] = {y->critic_loss, y->actor_loss, y->alpha, y->mean_q, y->entropy, y->temperature_loss,
-                        y->mean_target};
-    assert_memory_equal(fx, fy, sizeof fx);
-    assert_int_equal(x->updates, y->updates);
-    assert_int_equal(x->observed, y->observed);
-}
-
-static void assert_same_stats(rl_agent *x, rl_agent *y)
-{
-    vksac_stats sx, sy;
-    TH_OK(rl_agent_stats(x, &sx));
-    TH_OK(rl_agent_stats(y, &sy));
-    assert_same_stats_of(&sx, &sy);
-}
-
-static void expect_error(vksac_status st, vksac_status want, const char *needle)
-{
-    const char *msg = vks_ctx_error(th.ctx);
-    if (st != want || !strstr(msg, needle))
-        fail_msg("got %s \"%s\", want %s containing '%s'", vksac_status_name(st), msg, vksac_status_name(want),
-                 needle);
 }
 
 /* ---- the replay buffer alone -------------------------------------------------------- */
@@ -229,19 +121,19 @@ static void test_read_all_restore(void **state)
     TH_OK(rl_replay_restore(q, 3, 3, gs, gc, gd, gr, gt, gu, gn));
     assert_int_equal(rl_replay_size(q), 3);
     /* Bad restores change nothing. */
-    expect_error(rl_replay_restore(q, 7, 5, gs, gc, gd, gr, gt, gu, gn), VKSAC_E_ARG,
-                 "replay: head 5 must be below the capacity 5");
-    expect_error(rl_replay_restore(q, 7, 1, gs, gc, gd, gr, gt, gu, gn), VKSAC_E_ARG,
-                 "replay: head 1 does not go with count 7: a ring of capacity 5 has its head at count mod "
-                 "capacity = 2");
+    af_expect_error(rl_replay_restore(q, 7, 5, gs, gc, gd, gr, gt, gu, gn), VKSAC_E_ARG,
+                    "replay: head 5 must be below the capacity 5");
+    af_expect_error(rl_replay_restore(q, 7, 1, gs, gc, gd, gr, gt, gu, gn), VKSAC_E_ARG,
+                    "replay: head 1 does not go with count 7: a ring of capacity 5 has its head at count mod "
+                    "capacity = 2");
     gr[4] = NAN;
-    expect_error(rl_replay_restore(q, 7, 2, gs, gc, gd, gr, gt, gu, gn), VKSAC_E_ARG, "replay: reward of row 4 is");
+    af_expect_error(rl_replay_restore(q, 7, 2, gs, gc, gd, gr, gt, gu, gn), VKSAC_E_ARG, "replay: reward of row 4 is");
     gr[4] = 0.0f;
     gu[1] = 0.5f;
-    expect_error(rl_replay_restore(q, 7, 2, gs, gc, gd, gr, gt, gu, gn), VKSAC_E_ARG,
-                 "replay: truncated of row 1 is 0.5, must be 0 or 1");
-    expect_error(rl_replay_restore(q, 7, 2, NULL, gc, gd, gr, gt, gu, gn), VKSAC_E_ARG,
-                 "replay: array 'states' must not be NULL");
+    af_expect_error(rl_replay_restore(q, 7, 2, gs, gc, gd, gr, gt, gu, gn), VKSAC_E_ARG,
+                    "replay: truncated of row 1 is 0.5, must be 0 or 1");
+    af_expect_error(rl_replay_restore(q, 7, 2, NULL, gc, gd, gr, gt, gu, gn), VKSAC_E_ARG,
+                    "replay: array 'states' must not be NULL");
     gu[1] = 1.0f;
     assert_int_equal(rl_replay_count(q), 3);
     /* Empty again. */
@@ -257,11 +149,11 @@ static void test_resume_bit_identical(void **state)
 {
     (void)state;
     vksac_agent_config c = hybrid_config();
-    rl_agent *x = make(&c);
+    rl_agent *x = af_make(&c);
     observe(x, 5, 100);   /* 320 transitions into 256 slots: wrapped, head 64 */
     assert_int_equal(rl_replay_head(x->replay), 64);
     TH_OK(rl_agent_update(x, 3));
-    const char *path = tmp_path(0, "resume");
+    const char *path = af_tmp_path(0, "resume");
     vksac_save_options o = {.replay = 1, .metadata = META};
     TH_OK(rl_checkpoint_save_with(x, path, &o));
     rl_agent *y = NULL;
@@ -271,16 +163,16 @@ static void test_resume_bit_identical(void **state)
     assert_memory_equal(y->metadata, META, sizeof META);
     assert_null(x->metadata);
     assert_same_replay(x, y);
-    assert_true(same_params(x, y));
+    assert_true(af_same_params(x, y));
     /* Sampled updates from the restored ring. */
     for (int round = 0; round < 2; round++) {
         TH_OK(rl_agent_update(x, 4));
         TH_OK(rl_agent_update(y, 4));
-        assert_true(same_params(x, y));
-        assert_same_stats(x, y);
-        data d;
+        assert_true(af_same_params(x, y));
+        af_assert_same_stats(x, y);
+        af_data d;
         make_data(&d, 7 + round);
-        assert_same_acts(x, y, d.s);
+        af_assert_same_acts(x, y, d.s, 2);
         /* New transitions land at the same head on both. */
         observe(x, 1, 500 + round);
         observe(y, 1, 500 + round);
@@ -288,10 +180,10 @@ static void test_resume_bit_identical(void **state)
     }
     TH_OK(rl_agent_update(x, 2));
     TH_OK(rl_agent_update(y, 2));
-    assert_true(same_params(x, y));
-    assert_same_stats(x, y);
+    assert_true(af_same_params(x, y));
+    af_assert_same_stats(x, y);
     /* A second save of the loaded agent keeps its ring; metadata may change. */
-    const char *again = tmp_path(1, "again");
+    const char *again = af_tmp_path(1, "again");
     o.metadata = "";
     TH_OK(rl_checkpoint_save_with(y, again, &o));
     rl_agent *z = NULL;
@@ -317,8 +209,8 @@ static void test_one_kind_of_action(void **state)
             c.num_discrete_heads = 0;
         else
             c.num_cont_actions = 0;
-        rl_agent *x = make(&c);
-        data d;
+        rl_agent *x = af_make(&c);
+        af_data d;
         vksac_transitions t = make_data(&d, 3);
         t.n = 40;
         if (kind == 0)
@@ -326,7 +218,7 @@ static void test_one_kind_of_action(void **state)
         else
             t.cont_actions = NULL;
         TH_OK(rl_agent_observe(x, &t));
-        const char *path = tmp_path(0, "kind");
+        const char *path = af_tmp_path(0, "kind");
         vksac_save_options o = {.replay = 1};
         TH_OK(rl_checkpoint_save_with(x, path, &o));
         st_file *f;
@@ -345,7 +237,7 @@ static void test_one_kind_of_action(void **state)
         assert_same_replay(x, y);
         TH_OK(rl_agent_update(x, 3));
         TH_OK(rl_agent_update(y, 3));
-        assert_true(same_params(x, y));
+        assert_true(af_same_params(x, y));
         unlink(path);
         rl_agent_destroy(x);
         rl_agent_destroy(y);
@@ -358,9 +250,9 @@ static void test_without_replay(void **state)
 {
     (void)state;
     vksac_agent_config c = hybrid_config();
-    rl_agent *x = make(&c), *e = make(&c);
+    rl_agent *x = af_make(&c), *e = af_make(&c);
     observe(x, 1, 9);
-    const char *plain = tmp_path(0, "plain"), *meta_only = tmp_path(1, "meta"), *empty = tmp_path(2, "empty");
+    const char *plain = af_tmp_path(0, "plain"), *meta_only = af_tmp_path(1, "meta"), *empty = af_tmp_path(2, "empty");
     TH_OK(rl_checkpoint_save(x, plain, true));
     vksac_save_options o = {.metadata = "just this"};
     TH_OK(rl_checkpoint_save_with(x, meta_only, &o));
@@ -377,7 +269,7 @@ static void test_without_replay(void **state)
         else
             assert_null(y->metadata);
         th_clear_error(th.ctx);
-        expect_error(rl_agent_update(y, 1), VKSAC_E_STATE, "the replay buffer is empty");
+        af_expect_error(rl_agent_update(y, 1), VKSAC_E_STATE, "the replay buffer is empty");
         observe(y, 1, 9);
         TH_OK(rl_agent_update(y, 1));
         rl_agent_destroy(y);
@@ -399,27 +291,27 @@ static void test_metadata_limits(void **state)
 {
     (void)state;
     vksac_agent_config c = hybrid_config();
-    rl_agent *x = make(&c);
-    const char *path = tmp_path(0, "limits");
+    rl_agent *x = af_make(&c);
+    const char *path = af_tmp_path(0, "limits");
     unlink(path);
     vksac_save_options o = {.metadata = "caf\xc3"};   /* a cut 2-byte sequence */
     th_clear_error(th.ctx);
-    expect_error(rl_checkpoint_save_with(x, path, &o), VKSAC_E_ARG,
-                 "vksac_agent_save_with: metadata is not valid UTF-8 at byte 3 (0xc3)");
+    af_expect_error(rl_checkpoint_save_with(x, path, &o), VKSAC_E_ARG,
+                    "vksac_agent_save_with: metadata is not valid UTF-8 at byte 3 (0xc3)");
     o.metadata = "\xff";
-    expect_error(rl_checkpoint_save_with(x, path, &o), VKSAC_E_ARG, "not valid UTF-8 at byte 0 (0xff)");
+    af_expect_error(rl_checkpoint_save_with(x, path, &o), VKSAC_E_ARG, "not valid UTF-8 at byte 0 (0xff)");
     size_t big = (size_t)VKSAC_MAX_METADATA_BYTES + 1;
     char *m = malloc(big + 1);
     memset(m, 'a', big);
     m[big] = 0;
     o.metadata = m;
-    expect_error(rl_checkpoint_save_with(x, path, &o), VKSAC_E_ARG,
-                 "metadata is 67108865 bytes, above the limit of 67108864 (VKSAC_MAX_METADATA_BYTES)");
+    af_expect_error(rl_checkpoint_save_with(x, path, &o), VKSAC_E_ARG,
+                    "metadata is 67108865 bytes, above the limit of 67108864 (VKSAC_MAX_METADATA_BYTES)");
     /* Within the limit, but control characters take 6 bytes each escaped. */
     memset(m, '\x01', 20000000);
     m[20000000] = 0;
-    expect_error(rl_checkpoint_save_with(x, path, &o), VKSAC_E_ARG,
-                 "metadata takes 120000002 bytes once escaped as a JSON string");
+    af_expect_error(rl_checkpoint_save_with(x, path, &o), VKSAC_E_ARG,
+                    "metadata takes 120000002 bytes once escaped as a JSON string");
     assert_int_equal(access(path, F_OK), -1);   /* nothing written */
     /* A large ordinary one is fine and comes back whole. */
     static const char pattern[] = "{\"k\\\n\t\xc3\xa9,}";   /* 10 bytes */
@@ -438,96 +330,20 @@ static void test_metadata_limits(void **state)
 
 /* ---- hostile files ------------------------------------------------------------------- */
 
-/* One change to a checkpoint: tensors dropped (a name, or a prefix ending
- * in '.'), one reshaped to [rows·cols, 1] or one of its values set; a
- * metadata value set (added when absent) or metadata keys dropped (as
- * tensors). */
-typedef struct edit {
-    const char *drop, *reshape, *poke;
-    size_t at;
-    float value;
-    const char *key, *meta_value, *drop_key;
-} edit;
-
-static bool matches(const char *name, const char *pattern)
+static void hostile(const char *good, const char *bad, af_edit e, const char *needle)
 {
-    size_t n = pattern ? strlen(pattern) : 0;
-    return n && (pattern[n - 1] == '.' ? !strncmp(name, pattern, n) : !strcmp(name, pattern));
-}
-
-static void rewrite(const char *src, const char *dst, edit e)
-{
-    st_file *f;
-    char err[256];
-    assert_int_equal(st_load(src, &f, err, sizeof err), 0);
-    size_t n = st_count(f), k = 0, nm = st_meta_count(f);
-    st_tensor *t = calloc(n, sizeof *t);
-    float *poked = NULL;
-    for (size_t i = 0; i < n; i++) {
-        t[k] = *st_tensor_at(f, i);
-        if (matches(t[k].name, e.drop))
-            continue;
-        if (e.reshape && !strcmp(t[k].name, e.reshape)) {
-            t[k].rows *= t[k].cols;
-            t[k].cols = 1;
-        }
-        if (e.poke && !strcmp(t[k].name, e.poke)) {
-            size_t len = (size_t)t[k].rows * t[k].cols;
-            assert_true(e.at < len);
-            poked = malloc(len * sizeof *poked);
-            memcpy(poked, t[k].data, len * sizeof *poked);
-            poked[e.at] = e.value;
-            t[k].data = poked;
-        }
-        k++;
-    }
-    st_meta *m = calloc(nm + 1, sizeof *m);
-    bool set = false;
-    size_t km = 0;
-    for (size_t i = 0; i < nm; i++) {
-        m[km] = *st_meta_at(f, i);
-        if (matches(m[km].key, e.drop_key))
-            continue;
-        if (e.key && !strcmp(m[km].key, e.key)) {
-            m[km].value = e.meta_value;
-            set = true;
-        }
-        km++;
-    }
-    if (e.key && !set)
-        m[km++] = (st_meta){e.key, e.meta_value};
-    assert_int_equal(st_save(dst, t, k, m, km, err, sizeof err), 0);
-    free(m);
-    free(poked);
-    free(t);
-    st_free(f);
-}
-
-static void expect_load_error(const char *path, const char *needle)
-{
-    rl_agent *a = (rl_agent *)1;
-    th_clear_error(th.ctx);
-    vksac_status st = rl_checkpoint_load(th.ctx, path, &a);
-    const char *msg = vks_ctx_error(th.ctx);
-    if (st != VKSAC_E_ARG || !strstr(msg, needle))
-        fail_msg("loading %s: got %s \"%s\", want E_ARG containing '%s'", path, vksac_status_name(st), msg, needle);
-    assert_null(a);
-}
-
-static void hostile(const char *good, const char *bad, edit e, const char *needle)
-{
-    rewrite(good, bad, e);
-    expect_load_error(bad, needle);
+    af_rewrite(good, bad, e);
+    af_expect_load_error(bad, VKSAC_E_ARG, needle);
 }
 
 static void test_hostile_replay(void **state)
 {
     (void)state;
     vksac_agent_config c = hybrid_config();
-    rl_agent *x = make(&c), *p = make(&c);
+    rl_agent *x = af_make(&c), *p = af_make(&c);
     observe(x, 5, 300);   /* wrapped: count 320, head 64 */
     observe(p, 1, 300);   /* partial: count 64, head 64 */
-    const char *good = tmp_path(0, "good"), *part = tmp_path(1, "part"), *bad = tmp_path(2, "bad");
+    const char *good = af_tmp_path(0, "good"), *part = af_tmp_path(1, "part"), *bad = af_tmp_path(2, "bad");
     vksac_save_options o = {.replay = 1, .metadata = "12345"};
     TH_OK(rl_checkpoint_save_with(x, good, &o));
     TH_OK(rl_checkpoint_save_with(p, part, &o));
@@ -535,74 +351,66 @@ static void test_hostile_replay(void **state)
     TH_OK(rl_checkpoint_load(th.ctx, good, &y));   /* the unedited file loads */
     rl_agent_destroy(y);
 
-    hostile(good, bad, (edit){.reshape = "replay.states"},
+    hostile(good, bad, (af_edit){.reshape = "replay.states"},
             "tensor 'replay.states' has shape [1024, 1], expected [256, 4]");
-    hostile(good, bad, (edit){.reshape = "replay.cont_actions"},
+    hostile(good, bad, (af_edit){.reshape = "replay.cont_actions"},
             "tensor 'replay.cont_actions' has shape [512, 1], expected [256, 2]");
     /* count beyond the capacity when the tensors hold fewer slots */
-    hostile(part, bad, (edit){.key = "replay.count", .meta_value = "320"},
+    hostile(part, bad, (af_edit){.key = "replay.count", .meta_value = "320"},
             "tensor 'replay.states' has shape [64, 4], expected [256, 4]");
-    hostile(good, bad, (edit){.key = "replay.head", .meta_value = "256"},
+    hostile(good, bad, (af_edit){.key = "replay.head", .meta_value = "256"},
             "metadata 'replay.head' is 256, expected below replay_capacity 256");
-    hostile(good, bad, (edit){.key = "replay.count", .meta_value = "321"},
+    hostile(good, bad, (af_edit){.key = "replay.count", .meta_value = "321"},
             "metadata 'replay.head' is 64 but 'replay.count' 321 puts it at 65");
-    hostile(good, bad, (edit){.key = "replay.count", .meta_value = "-1"},
+    hostile(good, bad, (af_edit){.key = "replay.count", .meta_value = "-1"},
             "metadata 'replay.count' is '-1', expected an unsigned integer");
-    hostile(good, bad, (edit){.key = "replay.head", .meta_value = " 64"},
+    hostile(good, bad, (af_edit){.key = "replay.head", .meta_value = " 64"},
             "metadata 'replay.head' is ' 64', expected an unsigned integer");
-    hostile(good, bad, (edit){.key = "replay.count", .meta_value = "99999999999999999999999"},
+    hostile(good, bad, (af_edit){.key = "replay.count", .meta_value = "99999999999999999999999"},
             "'replay.count' is '99999999999999999999999', expected an unsigned integer");
-    hostile(good, bad, (edit){.poke = "replay.rewards", .at = 3, .value = NAN},
+    hostile(good, bad, (af_edit){.poke = "replay.rewards", .at = 3, .value = NAN},
             "tensor 'replay.rewards' slot 3 is nan, expected a finite number");
-    hostile(good, bad, (edit){.poke = "replay.states", .at = 4 * 7 + 2, .value = INFINITY},
+    hostile(good, bad, (af_edit){.poke = "replay.states", .at = 4 * 7 + 2, .value = INFINITY},
             "tensor 'replay.states' slot 7 column 2 is inf, expected a finite number");
-    hostile(good, bad, (edit){.poke = "replay.next_states", .at = 0, .value = -NAN}, "'replay.next_states' slot 0");
-    hostile(good, bad, (edit){.poke = "replay.cont_actions", .at = 5, .value = NAN},
+    hostile(good, bad, (af_edit){.poke = "replay.next_states", .at = 0, .value = -NAN}, "'replay.next_states' slot 0");
+    hostile(good, bad, (af_edit){.poke = "replay.cont_actions", .at = 5, .value = NAN},
             "tensor 'replay.cont_actions' slot 2 column 1 is");
-    hostile(good, bad, (edit){.poke = "replay.terminated", .at = 5, .value = 2.0f},
+    hostile(good, bad, (af_edit){.poke = "replay.terminated", .at = 5, .value = 2.0f},
             "tensor 'replay.terminated' slot 5 is 2, expected 0 or 1");
-    hostile(good, bad, (edit){.poke = "replay.truncated", .at = 9, .value = -0.5f},
+    hostile(good, bad, (af_edit){.poke = "replay.truncated", .at = 9, .value = -0.5f},
             "tensor 'replay.truncated' slot 9 is -0.5, expected 0 or 1");
-    hostile(good, bad, (edit){.poke = "replay.discrete_actions", .at = 2 * 11 + 1, .value = 2.0f},
+    hostile(good, bad, (af_edit){.poke = "replay.discrete_actions", .at = 2 * 11 + 1, .value = 2.0f},
             "tensor 'replay.discrete_actions' slot 11 column 1 is 2, expected an integer index in 0..1");
-    hostile(good, bad, (edit){.poke = "replay.discrete_actions", .at = 0, .value = 0.5f},
+    hostile(good, bad, (af_edit){.poke = "replay.discrete_actions", .at = 0, .value = 0.5f},
             "slot 0 column 0 is 0.5, expected an integer index in 0..2");
-    hostile(good, bad, (edit){.poke = "replay.discrete_actions", .at = 2, .value = -1.0f},
+    hostile(good, bad, (af_edit){.poke = "replay.discrete_actions", .at = 2, .value = -1.0f},
             "slot 1 column 0 is -1, expected an integer index in 0..2");
-    hostile(good, bad, (edit){.drop = "replay.truncated"}, "tensor 'replay.truncated' is missing");
-    hostile(good, bad, (edit){.drop = "replay.states"}, "tensor 'replay.states' is missing");
-    hostile(good, bad, (edit){.drop = "replay.discrete_actions"}, "tensor 'replay.discrete_actions' is missing");
+    hostile(good, bad, (af_edit){.drop = "replay.truncated"}, "tensor 'replay.truncated' is missing");
+    hostile(good, bad, (af_edit){.drop = "replay.states"}, "tensor 'replay.states' is missing");
+    hostile(good, bad, (af_edit){.drop = "replay.discrete_actions"}, "tensor 'replay.discrete_actions' is missing");
     /* Counts without tensors, or tensors without counts. */
-    hostile(good, bad, (edit){.drop_key = "replay.head"},
+    hostile(good, bad, (af_edit){.drop_key = "replay.head"},
             "'replay.count' is present but metadata 'replay.head' is missing");
-    hostile(good, bad, (edit){.drop_key = "replay."},
+    hostile(good, bad, (af_edit){.drop_key = "replay."},
             "'replay.states' is present but metadata 'replay.count' is missing");
-    hostile(good, bad, (edit){.drop = "replay."},
+    hostile(good, bad, (af_edit){.drop = "replay."},
             "tensor 'replay.states' is missing ('replay.count' is present");
     /* The metadata is a string, not a number: edit the header bytes. */
     size_t len;
-    FILE *fp = fopen(good, "rb");
-    assert_non_null(fp);
-    fseek(fp, 0, SEEK_END);
-    len = (size_t)ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    char *bytes = malloc(len);
-    assert_int_equal(fread(bytes, 1, len, fp), len);
-    fclose(fp);
+    char *bytes = af_slurp(good, &len);
     char *at = NULL;
     for (size_t i = 0; i + 13 < len && !at; i++)
         if (!memcmp(bytes + i, "\"user\":\"12345\"", 14))
             at = bytes + i;
     assert_non_null(at);
     memcpy(at, "\"user\": 12345 ", 14);
-    fp = fopen(bad, "wb");
-    assert_int_equal(fwrite(bytes, 1, len, fp), len);
-    fclose(fp);
-    expect_load_error(bad, "__metadata__ value for key 'user' must be a string, found a number");
+    af_spit(bad, bytes, len);
+    af_expect_load_error(bad, VKSAC_E_ARG,
+                         "__metadata__ value for key 'user' must be a string, found a number");
     free(bytes);
     /* A policy export holds no replay buffer. */
     TH_OK(rl_checkpoint_save(x, part, false));
-    hostile(part, bad, (edit){.key = "replay.count", .meta_value = "0"},
+    hostile(part, bad, (af_edit){.key = "replay.count", .meta_value = "0"},
             "a policy checkpoint holds 'replay.count'; only a full checkpoint can hold a replay buffer");
     unlink(good);
     unlink(part);
@@ -616,15 +424,15 @@ static void test_hostile_extra_tensor(void **state)
 {
     (void)state;
     vksac_agent_config c = hybrid_config();
-    rl_agent *x = make(&c);
+    rl_agent *x = af_make(&c);
     observe(x, 1, 5);
     c.num_cont_actions = 0;
-    rl_agent *y = make(&c);
-    data d;
+    rl_agent *y = af_make(&c);
+    af_data d;
     vksac_transitions t = make_data(&d, 5);
     t.cont_actions = NULL;
     TH_OK(rl_agent_observe(y, &t));
-    const char *hy = tmp_path(0, "hy"), *dy = tmp_path(1, "dy"), *bad = tmp_path(2, "bad2");
+    const char *hy = af_tmp_path(0, "hy"), *dy = af_tmp_path(1, "dy"), *bad = af_tmp_path(2, "bad2");
     vksac_save_options o = {.replay = 1};
     TH_OK(rl_checkpoint_save_with(x, hy, &o));
     TH_OK(rl_checkpoint_save_with(y, dy, &o));
@@ -642,7 +450,8 @@ static void test_hostile_extra_tensor(void **state)
     for (size_t i = 0; i < nm; i++)
         ms[i] = *st_meta_at(fd, i);
     assert_int_equal(st_save(bad, ts, n + 1, ms, nm, err, sizeof err), 0);
-    expect_load_error(bad, "tensor 'replay.cont_actions' is present but the agent has no continuous actions");
+    af_expect_load_error(bad, VKSAC_E_ARG,
+                         "tensor 'replay.cont_actions' is present but the agent has no continuous actions");
     free(ts);
     free(ms);
     st_free(fh);
@@ -668,11 +477,11 @@ static void test_public_api(void **state)
     assert_int_equal(vksac_agent_create(ctx, &c, &x), VKSAC_OK);
     assert_string_equal(vksac_agent_metadata(x), "");
     assert_string_equal(vksac_agent_metadata(NULL), "");
-    data d;
+    af_data d;
     vksac_transitions t = make_data(&d, 77);
     assert_int_equal(vksac_agent_observe(x, &t), VKSAC_OK);
     assert_int_equal(vksac_agent_update(x, 2), VKSAC_OK);
-    const char *path = tmp_path(0, "public"), *plain = tmp_path(1, "public_plain");
+    const char *path = af_tmp_path(0, "public"), *plain = af_tmp_path(1, "public_plain");
     vksac_save_options o = {.replay = 1, .metadata = META};
     assert_int_equal(vksac_agent_save_with(x, path, &o), VKSAC_OK);
     assert_int_equal(vksac_agent_save_with(x, plain, NULL), VKSAC_OK);
@@ -687,7 +496,7 @@ static void test_public_api(void **state)
     vksac_stats sx, sy;
     assert_int_equal(vksac_agent_stats(x, &sx), VKSAC_OK);
     assert_int_equal(vksac_agent_stats(y, &sy), VKSAC_OK);
-    assert_same_stats_of(&sx, &sy);
+    af_assert_same_stats_of(&sx, &sy);
     float cx[N * 2], cy[N * 2];
     int32_t dx[N * 2], dy[N * 2];
     assert_int_equal(vksac_agent_act(x, d.s, N, 0, cx, dx, NULL, NULL), VKSAC_OK);
