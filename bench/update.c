@@ -1,8 +1,15 @@
-/* bench/update [CONFIG...] [--seconds S] [context options]: SAC updates per
- * second for the configurations of BENCH.md (all when none is named), with
- * GFLOP/s of the linear layers and dispatches per update. One update =
- * replay sampling, critic step, actor step, temperature step, target EMA,
- * replayed from the agent's recording. Prints one JSON object per config. */
+/* bench/update [CONFIG...] [--seconds S] [--profile] [--dispatches]
+ * [context options]: SAC updates per second for the configurations of
+ * BENCH.md (all when none is named), with GFLOP/s of the linear layers and
+ * dispatches per update. One update = replay sampling, critic step, actor
+ * step, temperature step, target EMA, replayed from the agent's recording.
+ * Prints one JSON object per config.
+ *
+ * --profile: after the timing, the update recorded again with a timestamp
+ * after every dispatch (rl_graph_profile), median of 15 runs per dispatch,
+ * one "update_profile" line per kernel (sorted by total µs, with its
+ * grids); --dispatches also prints every dispatch in order. Timestamps add
+ * a little per dispatch, so the sum exceeds ms_per_update slightly. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,7 +71,76 @@ static void fill_replay(rl_agent *a, const bench_config *b)
     free(s), free(s2), free(ac), free(r), free(d), free(done);
 }
 
-static void run(const bench_config *b, double seconds)
+typedef struct kernel_total {
+    const char *name;
+    uint32_t calls;
+    double us;
+} kernel_total;
+
+static int by_us(const void *x, const void *y)
+{
+    double a = ((const kernel_total *)x)->us, b = ((const kernel_total *)y)->us;
+    return (a < b) - (a > b);
+}
+
+static void profile(rl_agent *a, const bench_config *b, bool each)
+{
+    rl_dispatch_time *d;
+    uint32_t n;
+    CHECK(rl_graph_profile(a->graph, true, 15, &d, &n));
+    kernel_total *k = xmalloc(sizeof *k * (n + 1));
+    uint32_t nk = 0;
+    double total = 0.0;
+    for (uint32_t i = 0; i < n; i++) {
+        total += d[i].us;
+        if (each)
+            printf("{\"bench\":\"update_dispatch\",\"config\":\"%s\",\"index\":%u,\"kernel\":\"%s\","
+                   "\"grid\":[%u,%u,%u],\"us\":%.1f}\n",
+                   b->name, i, d[i].info.name, d[i].info.grid[0], d[i].info.grid[1], d[i].info.grid[2], d[i].us);
+        uint32_t j = 0;
+        while (j < nk && strcmp(k[j].name, d[i].info.name))
+            j++;
+        if (j == nk)
+            k[nk++] = (kernel_total){d[i].info.name, 0, 0.0};
+        k[j].calls++;
+        k[j].us += d[i].us;
+    }
+    qsort(k, nk, sizeof *k, by_us);
+    for (uint32_t j = 0; j < nk; j++) {
+        printf("{\"bench\":\"update_profile\",\"config\":\"%s\",\"kernel\":\"%s\",\"calls\":%u,\"us\":%.1f,"
+               "\"share\":%.3f,\"grids\":[",
+               b->name, k[j].name, k[j].calls, k[j].us, k[j].us / total);
+        /* Distinct grids of this kernel, with calls and µs each. */
+        bool first = true;
+        for (uint32_t i = 0; i < n; i++) {
+            if (strcmp(d[i].info.name, k[j].name))
+                continue;
+            bool seen = false;
+            for (uint32_t h = 0; h < i && !seen; h++)
+                seen = !strcmp(d[h].info.name, k[j].name) && !memcmp(d[h].info.grid, d[i].info.grid, sizeof d[i].info.grid);
+            if (seen)
+                continue;
+            uint32_t calls = 0;
+            double us = 0.0;
+            for (uint32_t h = i; h < n; h++)
+                if (!strcmp(d[h].info.name, k[j].name) && !memcmp(d[h].info.grid, d[i].info.grid, sizeof d[i].info.grid)) {
+                    calls++;
+                    us += d[h].us;
+                }
+            printf("%s{\"grid\":[%u,%u,%u],\"calls\":%u,\"us\":%.1f}", first ? "" : ",", d[i].info.grid[0],
+                   d[i].info.grid[1], d[i].info.grid[2], calls, us);
+            first = false;
+        }
+        printf("]}\n");
+    }
+    printf("{\"bench\":\"update_profile\",\"config\":\"%s\",\"kernel\":\"total\",\"calls\":%u,\"us\":%.1f}\n",
+           b->name, n, total);
+    fflush(stdout);
+    free(k);
+    free(d);
+}
+
+static void run(const bench_config *b, double seconds, int prof)
 {
     rl_agent *a = make_agent(b);
     fill_replay(a, b);
@@ -90,6 +166,8 @@ static void run(const bench_config *b, double seconds)
            b->name, bench.threads, bench.device, b->batch, b->hidden, b->depth, 1e6 / us, us / 1e3,
            flops / us / 1e3, rl_graph_dispatches(a->graph, true), rl_graph_dispatches(a->graph, false), reps, runs);
     fflush(stdout);
+    if (prof)
+        profile(a, b, prof > 1);
     rl_agent_destroy(a);
 }
 
@@ -98,6 +176,7 @@ int main(int argc, char **argv)
     bench.prog = "bench/update";
     vksac_context_config cfg = {0};
     double seconds = 2.0;
+    int prof = 0;
     const char *names[NCONFIGS];
     size_t nnames = 0;
     for (int i = 1; i < argc; i++) {
@@ -107,11 +186,15 @@ int main(int argc, char **argv)
             seconds = atof(bench_need_arg(argc, argv, &i));
             continue;
         }
+        if (!strcmp(argv[i], "--profile") || !strcmp(argv[i], "--dispatches")) {
+            prof = prof > 1 || !strcmp(argv[i], "--dispatches") ? 2 : 1;
+            continue;
+        }
         size_t k = 0;
         while (k < NCONFIGS && strcmp(argv[i], CONFIGS[k].name))
             k++;
         if (k == NCONFIGS || nnames == NCONFIGS) {
-            fprintf(stderr, "usage: bench/update [small|pendulum|cheetah|hybrid|bro ...] [--seconds S]\n");
+            fprintf(stderr, "usage: bench/update [small|pendulum|cheetah|hybrid|bro ...] [--seconds S] [--profile] [--dispatches]\n");
             bench_ctx_usage(stderr);
             return 2;
         }
@@ -123,7 +206,7 @@ int main(int argc, char **argv)
         for (size_t j = 0; j < nnames; j++)
             chosen |= !strcmp(names[j], CONFIGS[k].name);
         if (chosen)
-            run(&CONFIGS[k], seconds);
+            run(&CONFIGS[k], seconds, prof);
     }
     vks_ctx_destroy(bench.ctx);
     return 0;

@@ -11,6 +11,13 @@
 // CReLU: column c of u feeds columns c and n+c; the second half is read
 // through unaligned 4-column windows when n % 4 != 0.
 layout(local_size_x_id = 0) in;
+// Specialization constant 2: dropout compiled in (src/nn picks false when
+// the rate is 0, which removes the Philox generator).
+layout(constant_id = 2) const bool DROPOUT = true;
+#define DROPOUT_COMPILED DROPOUT
+// 3: one row per invocation (ROW_PER_LANE, no subgroup sums; faster on
+// CPU devices) instead of one subgroup per row.
+layout(constant_id = 3) const bool ROW_PER_LANE = false;
 
 #include "philox.glsl"
 #include "act.glsl"
@@ -96,10 +103,12 @@ void main()
     uint n4 = p.ldu4;
     float width = float(crelu ? 2u * p.n : p.n);
     // Rows and lanes as in ln_fwd.
-    uint lanes = subgroupAdd(1u), lx = subgroupExclusiveAdd(1u);
-    uint step = gl_NumWorkGroups.x * gl_NumSubgroups;
-    for (uint r0 = gl_WorkGroupID.x * gl_NumSubgroups; r0 < p.rows; r0 += step) {
-        row = r0 + gl_SubgroupID;
+    uint lanes = ROW_PER_LANE ? 1u : subgroupAdd(1u), lx = ROW_PER_LANE ? 0u : subgroupExclusiveAdd(1u);
+    uint group_rows = ROW_PER_LANE ? gl_WorkGroupSize.x : gl_NumSubgroups;
+    uint slot = ROW_PER_LANE ? gl_LocalInvocationID.x : gl_SubgroupID;
+    uint step = gl_NumWorkGroups.x * group_rows;
+    for (uint r0 = gl_WorkGroupID.x * group_rows; r0 < p.rows; r0 += step) {
+        row = r0 + slot;
         bool in_rows = row < p.rows;
         ubase = row * p.ldu4;
         ybase = row * p.ldy4;
@@ -121,7 +130,7 @@ void main()
             second_half(q, d_texel(int(q)), xh, g);
             acc += vec2(dot(g, vec4(1.0)), dot(g, xh));
         }
-        vec2 m = subgroupAdd(acc) / width;
+        vec2 m = (ROW_PER_LANE ? acc : subgroupAdd(acc)) / width;
 
         // Pass 2: du (s: the dropout multiplier, ∂d/∂u), and scratch =
         // dy ⊙ x̂ where its texels match u's.

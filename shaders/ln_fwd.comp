@@ -15,6 +15,13 @@
 // without a stash y may be u or the residual (each texel of those is read
 // by the lane that writes it in y, before it does).
 layout(local_size_x_id = 0) in;
+// Specialization constant 2: dropout compiled in (src/nn picks false when
+// the rate is 0, which removes the Philox generator).
+layout(constant_id = 2) const bool DROPOUT = true;
+#define DROPOUT_COMPILED DROPOUT
+// 3: one row per invocation (ROW_PER_LANE, no subgroup sums; faster on
+// CPU devices) instead of one subgroup per row.
+layout(constant_id = 3) const bool ROW_PER_LANE = false;
 
 #include "philox.glsl"
 #include "act.glsl"
@@ -72,11 +79,13 @@ void main()
     uint n4 = p.ldu4, width = crelu ? 2u * p.n : p.n;
     // Lanes of the subgroup, counted so that any subgroup size (partial
     // subgroups included) works; a workgroup holds gl_NumSubgroups rows.
-    uint lanes = subgroupAdd(1u), lx = subgroupExclusiveAdd(1u);
-    uint step = gl_NumWorkGroups.x * gl_NumSubgroups;
+    uint lanes = ROW_PER_LANE ? 1u : subgroupAdd(1u), lx = ROW_PER_LANE ? 0u : subgroupExclusiveAdd(1u);
+    uint group_rows = ROW_PER_LANE ? gl_WorkGroupSize.x : gl_NumSubgroups;
+    uint slot = ROW_PER_LANE ? gl_LocalInvocationID.x : gl_SubgroupID;
+    uint step = gl_NumWorkGroups.x * group_rows;
     // The row loop is uniform, and a row's lanes stay together for the sums.
-    for (uint r0 = gl_WorkGroupID.x * gl_NumSubgroups; r0 < p.rows; r0 += step) {
-        row = r0 + gl_SubgroupID;
+    for (uint r0 = gl_WorkGroupID.x * group_rows; r0 < p.rows; r0 += step) {
+        row = r0 + slot;
         bool in_rows = row < p.rows;
         ubase = row * p.ldu4;
         ybase = row * p.ldy4;
@@ -87,7 +96,7 @@ void main()
             vec4 d = d_texel(int(q));
             sum += dot(crelu ? abs(d) : act_apply(d, act), vec4(1.0));   // padding d is 0
         }
-        float mean = subgroupAdd(sum) / float(width);
+        float mean = (ROW_PER_LANE ? sum : subgroupAdd(sum)) / float(width);
 
         // Pass 2: the variance around it.
         float var = 0.0;
@@ -97,7 +106,7 @@ void main()
             vec4 e2 = crelu ? e * e + f * f : e * e;
             var += dot(mix(vec4(0.0), e2, live4(4u * q, p.n)), vec4(1.0));
         }
-        float rstd = inversesqrt(subgroupAdd(var) / float(width) + 1e-5);
+        float rstd = inversesqrt((ROW_PER_LANE ? var : subgroupAdd(var)) / float(width) + 1e-5);
 
         // Pass 3: normalise. For CReLU, y's texels from n/4 on hold some
         // relu(-d[c-n]) (columns n and up), read through a window of d; a

@@ -7,6 +7,11 @@
 // Padding holds 0 in every buffer and every branch maps 0 to 0 (atan2 and
 // the Adam quotient are guarded at 0/0), so it stays 0 without a mask.
 layout(local_size_x_id = 0) in;
+// Specialization constants (src/nn/optim.c sets them from the config):
+// 2 = clipping compiled in (its workgroup sum needs a barrier, which makes
+// lavapipe run the shader as coroutines even when clipping is off), 3 = kind.
+layout(constant_id = 2) const bool CLIP = true;
+layout(constant_id = 3) const uint KIND = 0u;
 layout(binding = 0, rgba32f) uniform imageBuffer Theta;
 layout(binding = 1, rgba32f) uniform imageBuffer Grad;
 layout(binding = 2, rgba32f) uniform imageBuffer M;
@@ -58,7 +63,7 @@ vec4 adam_dir(vec4 mh, vec4 vh)
 void main()
 {
     float t = imageLoad(Values, 0).x, lr = imageLoad(Values, 1).x;
-    float scale = (p.flags & FLAG_CLIP) != 0u ? clip_scale() : 1.0;
+    float scale = CLIP && (p.flags & FLAG_CLIP) != 0u ? clip_scale() : 1.0;
     float bc1 = 1.0 - pow(p.beta1, t), bc2 = 1.0 - pow(p.beta2, t);
     uint step = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
     for (uint i = gl_GlobalInvocationID.x; i < p.n4; i += step) {
@@ -67,12 +72,12 @@ void main()
         if (p.regen == REGEN_L2)
             th += lr * p.lambda * (imageLoad(Theta0, at) - th);
         vec4 g = imageLoad(Grad, at) * scale;
-        if (p.kind == KIND_ADAMW)
+        if (KIND == KIND_ADAMW)
             th *= 1.0 - lr * p.weight_decay;
         vec4 m = p.beta1 * imageLoad(M, at) + (1.0 - p.beta1) * g;
         vec4 v = p.beta2 * imageLoad(V, at) + (1.0 - p.beta2) * g * g;
         vec4 mh = m / bc1, vh = v / bc2;
-        if (p.kind == KIND_ATAN2)
+        if (KIND == KIND_ATAN2)
             th -= lr * p.a * atan2_safe(mh, p.b * sqrt(vh));
         else
             th -= lr * adam_dir(mh, vh);

@@ -6,6 +6,10 @@
 // batch, ran this 3.4× faster than 64 invocations over flat indices). The
 // dropout mask is recomputed from (seed, stream, counter), never stored.
 layout(local_size_x_id = 0) in;
+// Specialization constant 2: dropout compiled in (src/nn picks false when
+// the rate is 0, which removes the Philox generator).
+layout(constant_id = 2) const bool DROPOUT = true;
+#define DROPOUT_COMPILED DROPOUT
 
 #include "philox.glsl"
 #include "act.glsl"

@@ -38,13 +38,15 @@ int th_parse_args(int argc, char **argv, const char *base)
             th.opts.gemm_variant = atoi(argv[i] + 10);
         else if (strcmp(argv[i], "--no-push") == 0)
             th.opts.no_push_descriptors = 1;
+        else if (strcmp(argv[i], "--gpu-grids") == 0)
+            th.opts.gpu_grids = 1;
         else {
-            fprintf(stderr, "unknown argument %s (use --variant=N, --no-push)\n", argv[i]);
+            fprintf(stderr, "unknown argument %s (use --variant=N, --no-push, --gpu-grids)\n", argv[i]);
             return -1;
         }
     }
-    snprintf(th.group_name, sizeof th.group_name, "%s variant=%d%s", base, th.opts.gemm_variant,
-             th.opts.no_push_descriptors ? " no-push" : "");
+    snprintf(th.group_name, sizeof th.group_name, "%s variant=%d%s%s", base, th.opts.gemm_variant,
+             th.opts.no_push_descriptors ? " no-push" : "", th.opts.gpu_grids ? " gpu-grids" : "");
     return 0;
 }
 
@@ -108,6 +110,12 @@ int th_group_setup(void **state)
         vks_ctx_destroy(ctx);
         return -1;
     }
+    /* White-box: on a CPU device, kernels then take the specializations
+     * and grids chosen for GPUs (a workgroup per row, one subgroup per
+     * LayerNorm row, many workgroups in grid-stride loops), so those stay
+     * tested on lavapipe too (vks_ctx_cpu_threads). */
+    if (th.opts.gpu_grids)
+        ctx->cpu_threads = 0;
     th.ctx = ctx;
     return 0;
 }

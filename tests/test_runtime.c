@@ -208,6 +208,18 @@ static void test_timestamps(void **state)
     TH_OK(vks_seq_times(seq, us, n));
     for (uint32_t i = 0; i < n; i++)
         assert_true(us[i] >= 0.0 && isfinite(us[i]));
+    /* What each timed dispatch ran: kernel, name and grid. */
+    vks_dispatch_info di;
+    TH_OK(vks_seq_dispatch_info(seq, 0, &di));
+    assert_int_equal(di.kernel, VKS_K_FILL);
+    assert_string_equal(di.name, "fill");
+    assert_true(di.grid[0] >= 1 && di.grid[1] == 1 && di.grid[2] == 1);
+    TH_OK(vks_seq_dispatch_info(seq, 1, &di));
+    assert_string_equal(di.name, "scale_add");
+    TH_OK(vks_seq_dispatch_info(seq, n - 1, &di));
+    assert_true(di.kernel == VKS_K_GEMM_FWD || di.kernel == VKS_K_GEMM_TILED);
+    th_clear_error(th.ctx);
+    TH_ERR(th.ctx, vks_seq_dispatch_info(seq, n, &di), VKSAC_E_ARG);
 
     th_clear_error(th.ctx);
     TH_FAILS(th.ctx, vks_seq_times(seq, us, n - 1));
@@ -221,9 +233,34 @@ static void test_timestamps(void **state)
     TH_OK(vks_seq_run(seq, 1));
     th_clear_error(th.ctx);
     TH_FAILS(th.ctx, vks_seq_times(seq, us, 1));
+    vks_dispatch_info none;
+    TH_ERR(th.ctx, vks_seq_dispatch_info(seq, 0, &none), VKSAC_E_STATE);
     vks_seq_destroy(seq);
     free(us);
     vks_tensor_destroy(a), vks_tensor_destroy(b);
+}
+
+/* vks_launch_spec: specializations of one kernel are separate pipelines
+ * (the default one included), up to VKS_MAX_VARIANTS; one more is refused. */
+static void test_launch_spec(void **state)
+{
+    (void)state;
+    vks_tensor *y = th_tensor(3, 5, NULL);
+    struct { uint32_t rows, cols, stride4; float value; } pc = {3, 5, vks_tensor_stride(y) / 4, 2.0f};
+    vks_seq *seq = th_seq_begin(0);
+    TH_OK(vks_launch(seq, VKS_K_FILL, (const vks_tensor *[]){y}, &pc, sizeof pc, 1, 1, 1));
+    for (uint32_t v = 0; v + 1 < VKS_MAX_VARIANTS; v++)
+        TH_OK(vks_launch_spec(seq, VKS_K_FILL, (const uint32_t[]){v + 1, 7}, (const vks_tensor *[]){y}, &pc,
+                              sizeof pc, 1, 1, 1));
+    TH_OK(vks_launch_spec(seq, VKS_K_FILL, (const uint32_t[]){1, 7}, (const vks_tensor *[]){y}, &pc, sizeof pc,
+                          1, 1, 1));   /* one already made */
+    th_clear_error(th.ctx);
+    vksac_status st = vks_launch_spec(seq, VKS_K_FILL, (const uint32_t[]){99, 9}, (const vks_tensor *[]){y}, &pc,
+                                      sizeof pc, 1, 1, 1);
+    assert_int_equal(st, VKSAC_E_UNSUPPORTED);
+    assert_non_null(strstr(vks_ctx_error(th.ctx), "specializations"));
+    vks_seq_destroy(seq);
+    vks_tensor_destroy(y);
 }
 
 static void test_seq_out_of_order(void **state)
@@ -731,6 +768,7 @@ int main(int argc, char **argv)
         TH_TEST(test_replay_same_result),
         TH_TEST(test_dispatch_and_barrier_counts),
         TH_TEST(test_timestamps),
+        TH_TEST(test_launch_spec),
         TH_TEST(test_seq_out_of_order),
         TH_TEST(test_scale_add_keeps_padding),
         TH_TEST(test_bad_args_null),

@@ -90,9 +90,12 @@ vksac_status nn_fused_push_init(vks_ctx *ctx, const char *fn, const vks_tensor *
     return VKSAC_OK;
 }
 
-uint32_t nn_row_groups(uint32_t rows)
+uint32_t nn_row_groups(const vks_ctx *ctx, uint32_t rows)
 {
-    return rows < 1 ? 1 : rows > 4096 ? 4096 : rows;
+    uint32_t cap = vks_ctx_cpu_threads(ctx);
+    if (cap == 0)
+        cap = 4096;
+    return rows < 1 ? 1 : rows > cap ? cap : rows;
 }
 
 enum { POINTWISE_BACKWARD = 4u };
@@ -114,7 +117,8 @@ vksac_status nn_act_forward(vks_seq *seq, vks_tensor *y, const vks_tensor *x, nn
     /* Each texel of y is written by the invocation that reads that texel
      * of x (and, for CReLU, neighbours of x it never writes), so y may be x. */
     const vks_tensor *ops[] = {x, NULL, y, values};
-    return vks_launch(seq, VKS_K_POINTWISE, ops, &pc, sizeof pc, nn_row_groups(pc.rows), 1, 1);
+    return vks_launch_spec(seq, VKS_K_POINTWISE, (const uint32_t[]){pc.rate > 0.0f, 0}, ops, &pc, sizeof pc,
+                           nn_row_groups(ctx, pc.rows), 1, 1);
 }
 
 vksac_status nn_act_backward(vks_seq *seq, vks_tensor *dx, const vks_tensor *dy, const vks_tensor *x,
@@ -138,5 +142,6 @@ vksac_status nn_act_backward(vks_seq *seq, vks_tensor *dx, const vks_tensor *dy,
     /* The invocation writing a texel of dx reads only that texel of x and
      * of dy (but for CReLU's second half of dy), so dx may be x or dy. */
     const vks_tensor *ops[] = {x, dy, dx, values};
-    return vks_launch(seq, VKS_K_POINTWISE, ops, &pc, sizeof pc, nn_row_groups(pc.rows), 1, 1);
+    return vks_launch_spec(seq, VKS_K_POINTWISE, (const uint32_t[]){pc.rate > 0.0f, 0}, ops, &pc, sizeof pc,
+                           nn_row_groups(ctx, pc.rows), 1, 1);
 }

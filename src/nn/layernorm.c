@@ -5,6 +5,15 @@
 
 enum { LN_RESIDUAL = 4u };   /* ln_fwd: add the residual operand */
 
+/* Specialization of ln_fwd / ln_bwd: dropout compiled in only when on,
+ * and on CPU devices one row per invocation rather than one subgroup per row. */
+static const uint32_t *ln_spec(const vks_ctx *ctx, const nn_fused_push *pc, uint32_t spec[2])
+{
+    spec[0] = pc->rate > 0.0f;
+    spec[1] = vks_ctx_cpu_threads(ctx) > 0;
+    return spec;
+}
+
 /* u (B×N), gain (1×N'), y (B×N'), stats (B×2), residual (B×N' or NULL).
  * The kernels read some inputs at texels other than the one a lane is
  * writing (gain for every row, CReLU's windows, u again in later passes),
@@ -50,7 +59,9 @@ vksac_status nn_ln_forward(vks_seq *seq, vks_tensor *y, vks_tensor *stats, const
     if (residual)
         pc.flags |= LN_RESIDUAL;
     const vks_tensor *ops[] = {u, gain, residual, y, stats, values};
-    return vks_launch(seq, VKS_K_LN_FWD, ops, &pc, sizeof pc, nn_row_groups(pc.rows), 1, 1);
+    uint32_t spec[2];
+    return vks_launch_spec(seq, VKS_K_LN_FWD, ln_spec(ctx, &pc, spec), ops, &pc, sizeof pc,
+                           nn_row_groups(ctx, pc.rows), 1, 1);
 }
 
 /* du (B×N), dgain (1×N' or NULL), scratch (B×N'), dy (B×N'), u (B×N),
@@ -99,6 +110,8 @@ vksac_status nn_ln_backward(vks_seq *seq, vks_tensor *du, vks_tensor *dgain, vks
     const vks_tensor *values;
     VKS_TRY(nn_fused_push_init(ctx, fn, u, act, drop, &pc, &values));
     const vks_tensor *ops[] = {u, gain, stats, dy, du, scratch, values};
-    VKS_TRY(vks_launch(seq, VKS_K_LN_BWD, ops, &pc, sizeof pc, nn_row_groups(pc.rows), 1, 1));
+    uint32_t spec[2];
+    VKS_TRY(vks_launch_spec(seq, VKS_K_LN_BWD, ln_spec(ctx, &pc, spec), ops, &pc, sizeof pc,
+                            nn_row_groups(ctx, pc.rows), 1, 1));
     return dgain ? vks_sum_cols(seq, dgain, scratch, accumulate_dgain) : VKSAC_OK;
 }

@@ -271,8 +271,9 @@ static vksac_status record_update(vks_seq *seq, nn_optim *o)
     /* 8 vec4s per invocation: the per-invocation set-up (t, lr, two pow,
      * the clipping factor) otherwise dominates on lavapipe (1.25 ms instead
      * of 2.1 ms for 142k parameters); a big network still fills a GPU. */
-    return vks_launch(seq, VKS_K_OPTIM, ops, &pc, sizeof pc,
-                      vks_groups_1d(vks_seq_ctx(seq), VKS_K_OPTIM, (pc.n4 + 7) / 8), 1, 1);
+    const uint32_t spec[2] = {c->max_grad_norm > 0.0f, (uint32_t)c->kind};
+    return vks_launch_spec(seq, VKS_K_OPTIM, spec, ops, &pc, sizeof pc,
+                           vks_groups_1d(vks_seq_ctx(seq), VKS_K_OPTIM, (pc.n4 + 7) / 8), 1, 1);
 }
 
 vksac_status nn_optim_step(vks_seq *seq, nn_optim *o)

@@ -53,6 +53,15 @@ vksac_status rl_graph_run(rl_graph *g, uint32_t n);
 rl_replay_batch rl_graph_batch(rl_graph *g);
 /* Dispatches in one update with and without the actor step. */
 uint32_t rl_graph_dispatches(const rl_graph *g, bool actor);
+/* For benchmarks: records one update (with the actor step when `actor`)
+ * into a sequence with timestamps, runs it `runs` times (each a real
+ * update of the agent, whatever actor_update_every says) and returns each
+ * dispatch's kernel, grid and median µs (*out: *count entries, free()). */
+typedef struct rl_dispatch_time {
+    vks_dispatch_info info;
+    double us;
+} rl_dispatch_time;
+vksac_status rl_graph_profile(rl_graph *g, bool actor, uint32_t runs, rl_dispatch_time **out, uint32_t *count);
 /* Multiply-add FLOPs ×2 of the linear layers in one update (with actor). */
 double rl_graph_flops(const rl_graph *g);
 

@@ -147,10 +147,9 @@ static vksac_status actor_step(vks_seq *seq, rl_graph *g)
     return nn_optim_step(seq, a->alpha_opt);
 }
 
-static vksac_status record(rl_graph *g, bool with_actor)
+static vksac_status record(rl_graph *g, vks_seq *seq, bool with_actor)
 {
     rl_agent *a = g->a;
-    vks_seq *seq = g->seq[with_actor];
     VKS_TRY(vks_seq_begin(seq));
     VKS_TRY(nn_tick(seq, a->heads.counters, 1u << RL_CTR_UPDATE, 1u << RL_CTR_UPDATE));
     if (g->sample)
@@ -174,7 +173,7 @@ vksac_status rl_graph_create(rl_agent *a, uint32_t batch, bool sample, rl_graph 
     for (int k = 0; k < 2 && st == VKSAC_OK; k++) {
         st = vks_seq_create(a->ctx, 0, &g->seq[k]);
         if (st == VKSAC_OK)
-            st = record(g, k == 1);
+            st = record(g, g->seq[k], k == 1);
     }
     if (st != VKSAC_OK) {
         rl_graph_destroy(g);
@@ -232,6 +231,51 @@ vksac_status rl_graph_run(rl_graph *g, uint32_t n)
         a->updates += run;
         n -= run;
     }
+    return VKSAC_OK;
+}
+
+static int cmp_double(const void *x, const void *y)
+{
+    double a = *(const double *)x, b = *(const double *)y;
+    return (a > b) - (a < b);
+}
+
+vksac_status rl_graph_profile(rl_graph *g, bool actor, uint32_t runs, rl_dispatch_time **out, uint32_t *count)
+{
+    if (!g || !out || !count || runs == 0)
+        return VKSAC_E_ARG;
+    *out = NULL;
+    *count = 0;
+    vks_seq *seq;
+    VKS_TRY(vks_seq_create(g->a->ctx, 1, &seq));
+    vksac_status st = record(g, seq, actor);
+    uint32_t n = vks_seq_dispatches(seq);
+    double *times = calloc((size_t)n * runs + 1, sizeof *times), *col = calloc(runs, sizeof *col);
+    rl_dispatch_time *res = calloc(n + 1, sizeof *res);
+    if (st == VKSAC_OK && (!times || !col || !res))
+        st = vks_fail(g->a->ctx, VKSAC_E_OOM, "out of host memory for a profile");
+    for (uint32_t r = 0; r < runs && st == VKSAC_OK; r++) {
+        st = vks_seq_run(seq, 1);
+        g->a->updates++;
+        if (st == VKSAC_OK)
+            st = vks_seq_times(seq, times + (size_t)r * n, n);
+    }
+    for (uint32_t i = 0; i < n && st == VKSAC_OK; i++) {
+        for (uint32_t r = 0; r < runs; r++)
+            col[r] = times[(size_t)r * n + i];
+        qsort(col, runs, sizeof *col, cmp_double);
+        res[i].us = runs % 2 ? col[runs / 2] : 0.5 * (col[runs / 2 - 1] + col[runs / 2]);
+        st = vks_seq_dispatch_info(seq, i, &res[i].info);
+    }
+    vks_seq_destroy(seq);
+    free(times);
+    free(col);
+    if (st != VKSAC_OK) {
+        free(res);
+        return st;
+    }
+    *out = res;
+    *count = n;
     return VKSAC_OK;
 }
 

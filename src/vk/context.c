@@ -185,6 +185,10 @@ static vksac_status device_create(vks_ctx *ctx, const vksac_context_config *cfg)
         return vks_fail(ctx, VKSAC_E_UNSUPPORTED, "the tiled GEMM needs %ux%u workgroups; device '%s' allows "
                         "%u invocations", lx, ly, ctx->info.name, lim->maxComputeWorkGroupInvocations);
     ctx->gemm_variant = cfg->gemm_variant ? cfg->gemm_variant : (cpu || !tiled_fits ? 1 : 2);
+    /* lavapipe's worker count as it read it (0 workers: the submitting thread). */
+    const char *lp = getenv("LP_NUM_THREADS");
+    int workers = lp ? atoi(lp) : 0;
+    ctx->cpu_threads = cpu ? (workers > 1 ? (uint32_t)workers : 1u) : 0u;
     return VKSAC_OK;
 }
 
@@ -287,6 +291,7 @@ uint64_t vks_ctx_validation_messages(const vks_ctx *ctx)
 }
 
 int vks_ctx_gemm_variant(const vks_ctx *ctx) { return ctx->gemm_variant; }
+uint32_t vks_ctx_cpu_threads(const vks_ctx *ctx) { return ctx->cpu_threads; }
 
 vksac_status vks_ctx_device(vks_ctx *ctx, vksac_device_info *out)
 {

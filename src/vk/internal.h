@@ -43,10 +43,16 @@ struct vks_tensor {
     bool is_view;                  /* aliases another tensor's memory */
 };
 
+/* Pipelines of one kernel: the table's specialization (variant 0) and up
+ * to VKS_MAX_VARIANTS − 1 others with constants 2 and 3 overridden
+ * (vks_launch_spec), each created on first use. */
+#define VKS_MAX_VARIANTS 8
 typedef struct vks_kernel {
     VkDescriptorSetLayout set_layout;
     VkPipelineLayout layout;
-    VkPipeline pipeline;           /* created on first use */
+    VkPipeline pipeline[VKS_MAX_VARIANTS];
+    uint32_t spec23[VKS_MAX_VARIANTS][2];
+    uint32_t variants;             /* pipelines created */
 } vks_kernel;
 
 struct vks_ctx {
@@ -67,6 +73,7 @@ struct vks_ctx {
     bool subgroup_arithmetic;      /* subgroupAdd & co. in compute shaders */
     bool timestamps;
     int gemm_variant;
+    uint32_t cpu_threads;          /* CPU device: threads running kernels (>= 1); else 0 */
     PFN_vkCmdPushDescriptorSetKHR cmd_push_descriptor_set;
     PFN_vkDestroyDebugUtilsMessengerEXT destroy_messenger;
 
@@ -97,7 +104,10 @@ vksac_status vks_copy_now(vks_ctx *ctx, VkBuffer src, VkDeviceSize src_off, VkBu
 /* Kernel table lookups and lazy pipeline creation (kernels.c). */
 vksac_status vks_kernels_init(vks_ctx *ctx);
 void vks_kernels_free(vks_ctx *ctx);
-vksac_status vks_kernel_pipeline(vks_ctx *ctx, vks_kernel_id id, vks_kernel **out);
+/* The pipeline of kernel id with specialization constants 2 and 3 set to
+ * spec23 (NULL: the table's), created on first use. */
+vksac_status vks_kernel_pipeline(vks_ctx *ctx, vks_kernel_id id, const uint32_t *spec23, vks_kernel **k,
+                                 VkPipeline *out);
 uint32_t vks_kernel_bindings(vks_kernel_id id);
 bool vks_kernel_binding_is_vec4(vks_kernel_id id, uint32_t binding);
 bool vks_kernel_binding_writes(vks_kernel_id id, uint32_t binding);

@@ -24,7 +24,8 @@ typedef struct kernel_desc {
     uint32_t vec4_mask;    /* bit b: binding b is an RGBA32F view, else R32F */
     uint32_t write_mask;   /* bit b: the kernel writes binding b */
     uint32_t push_size;
-    uint32_t spec[4];      /* local_size_x, local_size_y, tile M, tile N */
+    uint32_t spec[4];      /* local_size_x, local_size_y, then tile M, tile N (GEMMs) or the
+                            * kernel's own constants 2, 3 (vks_launch_spec overrides those) */
 } kernel_desc;
 
 #define K(id, nm, nb, v4, wr, push, lx, ly, tm, tn) \
@@ -43,15 +44,17 @@ static const kernel_desc KERNELS[VKS_K_COUNT] = {
     K(VKS_K_GEMM_TILED, gemm_tiled, 4, 0x0, 0x8, 36, 16, 16, 4, 4),
     /* src/nn */
     K(VKS_K_TICK,        tick,        1, 0x00, 0x01,  8,  1, 1, 0, 0),
-    K(VKS_K_POINTWISE,   pointwise,   4, 0x07, 0x04, 40,  8, 1, 0, 0),
-    K(VKS_K_LN_FWD,      ln_fwd,      6, 0x1f, 0x18, 40,  8, 1, 0, 0),
-    K(VKS_K_LN_BWD,      ln_bwd,      7, 0x3f, 0x30, 40,  8, 1, 0, 0),
+    /* pointwise, ln_fwd, ln_bwd: constant 2 = dropout compiled in; the
+     * LayerNorms' constant 3 = one row per invocation (nn picks both). */
+    K(VKS_K_POINTWISE,   pointwise,   4, 0x07, 0x04, 40,  8, 1, 1, 0),
+    K(VKS_K_LN_FWD,      ln_fwd,      6, 0x1f, 0x18, 40,  8, 1, 1, 0),
+    K(VKS_K_LN_BWD,      ln_bwd,      7, 0x3f, 0x30, 40,  8, 1, 1, 0),
     K(VKS_K_SOFTMAX_FWD, softmax_fwd, 4, 0x00, 0x0c, 20, 64, 1, 0, 0),
     K(VKS_K_SOFTMAX_BWD, softmax_bwd, 5, 0x00, 0x10, 20, 64, 1, 0, 0),
     K(VKS_K_RSM_UPDATE,  rsm_update,  2, 0x03, 0x02, 12, 64, 1, 0, 0),
     K(VKS_K_RSM_APPLY,   rsm_apply,   3, 0x07, 0x04, 16, 64, 1, 0, 0),
     K(VKS_K_SUMSQ,       sumsq,       2, 0x01, 0x02,  8, 64, 1, 0, 0),
-    K(VKS_K_OPTIM,       optim,       7, 0x1f, 0x0f, 52, 64, 1, 0, 0),
+    K(VKS_K_OPTIM,       optim,       7, 0x1f, 0x0f, 52, 64, 1, 1, 0),   /* 2: clip, 3: kind */
     K(VKS_K_BITONIC,     bitonic,     3, 0x00, 0x04, 16, 256, 1, 0, 0),
     K(VKS_K_REGEN_WASS,  regen_wass,  4, 0x00, 0x01, 12, 64, 1, 0, 0),
     /* src/rl */
@@ -128,8 +131,8 @@ void vks_kernels_free(vks_ctx *ctx)
 {
     for (int id = 0; id < VKS_K_COUNT; id++) {
         vks_kernel *k = &ctx->kernels[id];
-        if (k->pipeline)
-            vkDestroyPipeline(ctx->device, k->pipeline, NULL);
+        for (uint32_t v = 0; v < k->variants; v++)
+            vkDestroyPipeline(ctx->device, k->pipeline[v], NULL);
         if (k->layout)
             vkDestroyPipelineLayout(ctx->device, k->layout, NULL);
         if (k->set_layout)
@@ -139,9 +142,11 @@ void vks_kernels_free(vks_ctx *ctx)
         vkDestroyPipelineCache(ctx->device, ctx->pipeline_cache, NULL);
 }
 
-static vksac_status pipeline_create(vks_ctx *ctx, vks_kernel_id id, vks_kernel *k)
+static vksac_status pipeline_create(vks_ctx *ctx, vks_kernel_id id, vks_kernel *k, const uint32_t *spec23,
+                                    VkPipeline *out)
 {
     const kernel_desc *d = &KERNELS[id];
+    uint32_t values[4] = {d->spec[0], d->spec[1], spec23[0], spec23[1]};
     VkShaderModuleCreateInfo mi = {.sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO,
                                    .codeSize = *d->words * sizeof(uint32_t), .pCode = d->spv};
     VkShaderModule module;
@@ -152,24 +157,25 @@ static vksac_status pipeline_create(vks_ctx *ctx, vks_kernel_id id, vks_kernel *
     VkSpecializationMapEntry entries[4];
     for (uint32_t i = 0; i < 4; i++)
         entries[i] = (VkSpecializationMapEntry){i, i * sizeof(uint32_t), sizeof(uint32_t)};
-    VkSpecializationInfo spec = {4, entries, sizeof d->spec, d->spec};
+    VkSpecializationInfo spec = {4, entries, sizeof values, values};
     VkComputePipelineCreateInfo pi = {
         .sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO,
         .stage = {.sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO,
                   .stage = VK_SHADER_STAGE_COMPUTE_BIT, .module = module, .pName = "main",
                   .pSpecializationInfo = &spec},
         .layout = k->layout};
-    VkResult r = vkCreateComputePipelines(ctx->device, ctx->pipeline_cache, 1, &pi, NULL, &k->pipeline);
+    VkResult r = vkCreateComputePipelines(ctx->device, ctx->pipeline_cache, 1, &pi, NULL, out);
     vkDestroyShaderModule(ctx->device, module, NULL);
     if (r != VK_SUCCESS) {
-        k->pipeline = VK_NULL_HANDLE;
+        *out = VK_NULL_HANDLE;
         st = vks_check(ctx, r, "vkCreateComputePipelines");
         return vks_fail(ctx, st, "creating the pipeline of kernel '%s': %s", d->name, vks_result_name(r));
     }
     return VKSAC_OK;
 }
 
-vksac_status vks_kernel_pipeline(vks_ctx *ctx, vks_kernel_id id, vks_kernel **out)
+vksac_status vks_kernel_pipeline(vks_ctx *ctx, vks_kernel_id id, const uint32_t *spec23, vks_kernel **kout,
+                                 VkPipeline *out)
 {
     if ((unsigned)id >= VKS_K_COUNT)
         return vks_fail(ctx, VKSAC_E_ARG, "kernel id %d is out of range (0..%d)", (int)id, VKS_K_COUNT - 1);
@@ -177,7 +183,20 @@ vksac_status vks_kernel_pipeline(vks_ctx *ctx, vks_kernel_id id, vks_kernel **ou
         return vks_fail(ctx, VKSAC_E_UNSUPPORTED, "kernel '%s' needs subgroup arithmetic in compute shaders, "
                         "which device '%s' lacks", KERNELS[id].name, ctx->info.name);
     vks_kernel *k = &ctx->kernels[id];
-    vksac_status st = k->pipeline ? VKSAC_OK : pipeline_create(ctx, id, k);
-    *out = k;
-    return st;
+    *kout = k;
+    uint32_t want[2] = {spec23 ? spec23[0] : KERNELS[id].spec[2], spec23 ? spec23[1] : KERNELS[id].spec[3]};
+    for (uint32_t v = 0; v < k->variants; v++)
+        if (k->spec23[v][0] == want[0] && k->spec23[v][1] == want[1]) {
+            *out = k->pipeline[v];
+            return VKSAC_OK;
+        }
+    if (k->variants == VKS_MAX_VARIANTS)
+        return vks_fail(ctx, VKSAC_E_UNSUPPORTED, "kernel '%s': more than %d specializations", KERNELS[id].name,
+                        VKS_MAX_VARIANTS);
+    VKS_TRY(pipeline_create(ctx, id, k, want, out));
+    k->pipeline[k->variants] = *out;
+    k->spec23[k->variants][0] = want[0];
+    k->spec23[k->variants][1] = want[1];
+    k->variants++;
+    return VKSAC_OK;
 }

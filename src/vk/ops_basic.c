@@ -1,7 +1,8 @@
 /* Element-wise kernels and reductions: fill, scale-add, row and column sums. */
 #include "vk/internal.h"
 
-/* Workgroups for a grid-stride loop over n items. */
+/* Workgroups for a grid-stride loop over n items: enough to fill a GPU,
+ * one per kernel thread on a CPU device. */
 uint32_t vks_groups_1d(const vks_ctx *ctx, vks_kernel_id id, uint64_t n)
 {
     uint32_t lx, ly;
@@ -10,6 +11,8 @@ uint32_t vks_groups_1d(const vks_ctx *ctx, vks_kernel_id id, uint64_t n)
     uint64_t max = ctx->props.limits.maxComputeWorkGroupCount[0];
     if (max > 4096)
         max = 4096;   /* enough to fill any device; the loop covers the rest */
+    if (ctx->cpu_threads)
+        max = ctx->cpu_threads;   /* lavapipe: ~0.4 µs of set-up per workgroup (vks_ctx_cpu_threads) */
     return (uint32_t)(g < 1 ? 1 : g > max ? max : g);
 }
 

@@ -42,6 +42,10 @@ vksac_status vks_fail(vks_ctx *ctx, vksac_status status, const char *fmt, ...)
 vksac_status vks_failv(vks_ctx *ctx, vksac_status status, const char *fmt, va_list ap);
 /* Which kernel family the context uses for GEMM (1 blocked, 2 tiled). */
 int vks_ctx_gemm_variant(const vks_ctx *ctx);
+/* On a CPU device (lavapipe) the threads that run kernels, at least 1;
+ * 0 on GPUs. Kernels with grid-stride loops launch about this many
+ * workgroups on a CPU: each workgroup costs ~0.4 µs of set-up there. */
+uint32_t vks_ctx_cpu_threads(const vks_ctx *ctx);
 
 vksac_status vks_list_devices(vksac_device_info *out, int capacity, int *count,
                               char *err, size_t err_size);
@@ -152,11 +156,28 @@ typedef enum vks_kernel_id {
 
 vksac_status vks_launch(vks_seq *seq, vks_kernel_id kernel, const vks_tensor *const *operands,
                         const void *push, uint32_t push_size, uint32_t gx, uint32_t gy, uint32_t gz);
+/* vks_launch with the kernel's specialization constants 2 and 3 set to
+ * spec23[0], spec23[1] instead of the table's (NULL: the table's). Each
+ * kernel keeps up to 8 specializations (a JIT compile each on lavapipe);
+ * kernels that take them say what they mean (e.g. ln_fwd: dropout
+ * compiled in, one row per invocation). */
+vksac_status vks_launch_spec(vks_seq *seq, vks_kernel_id kernel, const uint32_t *spec23,
+                             const vks_tensor *const *operands, const void *push, uint32_t push_size, uint32_t gx,
+                             uint32_t gy, uint32_t gz);
 /* Workgroup size and per-invocation tile of a kernel (for grids). */
 void vks_kernel_local_size(const vks_ctx *ctx, vks_kernel_id kernel, uint32_t *x, uint32_t *y);
 void vks_kernel_tile(const vks_ctx *ctx, vks_kernel_id kernel, uint32_t *tm, uint32_t *tn);
 /* Workgroups for a grid-stride loop over n items of a 1-D kernel. */
 uint32_t vks_groups_1d(const vks_ctx *ctx, vks_kernel_id id, uint64_t n);
+/* Dispatch i of a sequence created with timestamps: its kernel (id and
+ * shader name) and grid, for profiles that pair vks_seq_times with what
+ * ran. E_STATE without timestamps, E_ARG past the last dispatch. */
+typedef struct vks_dispatch_info {
+    vks_kernel_id kernel;
+    const char *name;
+    uint32_t grid[3];
+} vks_dispatch_info;
+vksac_status vks_seq_dispatch_info(const vks_seq *seq, uint32_t i, vks_dispatch_info *out);
 /* The context a sequence records for. */
 vks_ctx *vks_seq_ctx(const vks_seq *seq);
 

@@ -24,6 +24,8 @@ struct vks_seq {
     uint32_t timed;                   /* dispatches whose timestamps the last run wrote */
     bool timestamps;
     VkQueryPool queries;
+    vks_dispatch_info *info;          /* with timestamps: kernel and grid of each dispatch */
+    uint32_t info_cap;
     access_list reads, writes;        /* since the last barrier */
     VkDescriptorPool *pools;          /* fallback when push descriptors are absent */
     uint32_t npools, sets_in_last;
@@ -93,6 +95,7 @@ void vks_seq_destroy(vks_seq *s)
     free(s->reads.items);
     free(s->writes.items);
     free(s->submit_list);
+    free(s->info);
     free(s);
 }
 
@@ -240,6 +243,18 @@ vksac_status vks_seq_times(vks_seq *s, double *us, uint32_t n)
     return st;
 }
 
+vksac_status vks_seq_dispatch_info(const vks_seq *s, uint32_t i, vks_dispatch_info *out)
+{
+    if (!s || !out)
+        return VKSAC_E_ARG;
+    if (!s->timestamps)
+        return vks_fail(s->ctx, VKSAC_E_STATE, "vks_seq_dispatch_info: the sequence was created without timestamps");
+    if (i >= s->dispatches)
+        return vks_fail(s->ctx, VKSAC_E_ARG, "vks_seq_dispatch_info: dispatch %u of %u", i, s->dispatches);
+    *out = s->info[i];
+    return VKSAC_OK;
+}
+
 /* ---- launching kernels ---------------------------------------------------- */
 
 static bool overlaps(const access_list *l, const access *a)
@@ -342,13 +357,20 @@ static vksac_status bind_operands(vks_seq *s, vks_kernel_id id, vks_kernel *k, c
 vksac_status vks_launch(vks_seq *s, vks_kernel_id id, const vks_tensor *const *operands, const void *push,
                         uint32_t push_size, uint32_t gx, uint32_t gy, uint32_t gz)
 {
+    return vks_launch_spec(s, id, NULL, operands, push, push_size, gx, gy, gz);
+}
+
+vksac_status vks_launch_spec(vks_seq *s, vks_kernel_id id, const uint32_t *spec23, const vks_tensor *const *operands,
+                             const void *push, uint32_t push_size, uint32_t gx, uint32_t gy, uint32_t gz)
+{
     if (!s)
         return VKSAC_E_ARG;
     vks_ctx *ctx = s->ctx;
     if (s->state != SEQ_RECORDING)
         return vks_fail(ctx, VKSAC_E_STATE, "kernel launch outside a recording (call vks_seq_begin first)");
     vks_kernel *k;
-    vksac_status st = vks_kernel_pipeline(ctx, id, &k);
+    VkPipeline pipeline;
+    vksac_status st = vks_kernel_pipeline(ctx, id, spec23, &k, &pipeline);
     if (st != VKSAC_OK)
         return st;
     const uint32_t *max = ctx->props.limits.maxComputeWorkGroupCount;
@@ -370,7 +392,7 @@ vksac_status vks_launch(vks_seq *s, vks_kernel_id id, const vks_tensor *const *o
                             vks_kernel_name(id), b);
     }
     if ((st = track_hazards(s, id, t, n)) == VKSAC_OK) {
-        vkCmdBindPipeline(s->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, k->pipeline);
+        vkCmdBindPipeline(s->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline);
         st = bind_operands(s, id, k, t, n);
     }
     if (st != VKSAC_OK) {
@@ -379,6 +401,19 @@ vksac_status vks_launch(vks_seq *s, vks_kernel_id id, const vks_tensor *const *o
     }
     vkCmdPushConstants(s->cmd, k->layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, push_size, push);
     vkCmdDispatch(s->cmd, gx, gy, gz);
+    if (s->timestamps) {
+        if (s->dispatches == s->info_cap) {
+            uint32_t cap = s->info_cap ? 2 * s->info_cap : 64;
+            vks_dispatch_info *grown = realloc(s->info, cap * sizeof *grown);
+            if (!grown) {
+                s->state = SEQ_FAILED;
+                return vks_fail(ctx, VKSAC_E_OOM, "out of host memory recording a dispatch");
+            }
+            s->info = grown;
+            s->info_cap = cap;
+        }
+        s->info[s->dispatches] = (vks_dispatch_info){id, vks_kernel_name(id), {gx, gy, gz}};
+    }
     s->dispatches++;
     if (s->timestamps && s->dispatches < VKS_MAX_TIMESTAMPS)
         vkCmdWriteTimestamp(s->cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, s->queries, s->dispatches);
