@@ -1,6 +1,6 @@
 /* The three GEMM forms against the reference, for the context's GEMM
  * variant (ctest runs this with --variant=1 and --variant=2), over shapes
- * that hit every edge of the 8×8 register blocks and 64×64 tiles. */
+ * that hit every edge of the 8×8 and 32×16 register blocks and 64×64 tiles. */
 #include "harness.h"
 
 #include <stdio.h>
@@ -14,7 +14,7 @@ typedef struct gshape { uint32_t m, k, n; } gshape;
 static const gshape all_shapes[] = {
     {1, 1, 1},    {1, 3, 5},     {7, 1, 9},     {13, 3, 17},     {5, 7, 1},
     {33, 65, 31}, {64, 64, 64},  {100, 64, 64}, {256, 17, 256},  {129, 200, 70},
-    {65, 130, 1},
+    {65, 130, 1}, {70, 33, 150},  {97, 130, 257},
 };
 /* The descriptor-set fallback does not change the arithmetic: a few shapes
  * that still cross tile edges are enough there. */

@@ -9,7 +9,7 @@
     extern const uint32_t vks_spv_##name[];      \
     extern const size_t vks_spv_##name##_words;
 SPV(fill) SPV(scale_add) SPV(sum_rows) SPV(sum_cols)
-SPV(gemm_fwd) SPV(gemm_dx) SPV(gemm_dw) SPV(gemm_tiled)
+SPV(gemm_fwd) SPV(gemm_fwd_big) SPV(gemm_dx) SPV(gemm_dx_big) SPV(gemm_dw) SPV(gemm_dw_big) SPV(gemm_tiled)
 SPV(tick) SPV(pointwise) SPV(ln_fwd) SPV(ln_bwd) SPV(softmax_fwd) SPV(softmax_bwd)
 SPV(rsm_update) SPV(rsm_apply) SPV(sumsq) SPV(optim) SPV(bitonic) SPV(regen_wass)
 SPV(replay_sample) SPV(rsm_concat) SPV(actor_head) SPV(actor_head_bwd) SPV(critic_target)
@@ -31,7 +31,9 @@ typedef struct kernel_desc {
 #define K(id, nm, nb, v4, wr, push, lx, ly, tm, tn) \
     [id] = {#nm, vks_spv_##nm, &vks_spv_##nm##_words, nb, v4, wr, push, {lx, ly, tm, tn}}
 /* Tile sizes: measured on lavapipe, 8×8 outputs per invocation in 8×1
- * workgroups keeps every operand in registers; the tiled kernel uses 16×16
+ * workgroups is the largest block NIR keeps out of scratch memory as loops
+ * over arrays; the _big kernels write 32×16 blocks out (see
+ * gemm_fwd_big.comp); the tiled kernel uses 16×16
  * threads × 4×4 outputs (a 64×64 tile), the usual shape for GPUs. */
 static const kernel_desc KERNELS[VKS_K_COUNT] = {
     K(VKS_K_FILL,       fill,       1, 0x1, 0x1, 16, 64, 1, 0, 0),
@@ -39,8 +41,11 @@ static const kernel_desc KERNELS[VKS_K_COUNT] = {
     K(VKS_K_SUM_ROWS,   sum_rows,   2, 0x1, 0x2, 16, 64, 1, 0, 0),
     K(VKS_K_SUM_COLS,   sum_cols,   2, 0x3, 0x2, 12, 64, 1, 0, 0),
     K(VKS_K_GEMM_FWD,   gemm_fwd,   4, 0xb, 0x8, 28, 8, 1, 8, 8),
+    K(VKS_K_GEMM_FWD_BIG, gemm_fwd_big, 4, 0xb, 0x8, 28, 8, 1, 32, 16),   /* tile fixed in the shader */
     K(VKS_K_GEMM_DX,    gemm_dx,    3, 0x7, 0x4, 28, 8, 1, 8, 8),
+    K(VKS_K_GEMM_DX_BIG, gemm_dx_big, 3, 0x7, 0x4, 28, 8, 1, 32, 16),
     K(VKS_K_GEMM_DW,    gemm_dw,    3, 0x7, 0x4, 28, 8, 1, 8, 8),
+    K(VKS_K_GEMM_DW_BIG, gemm_dw_big, 3, 0x7, 0x4, 28, 8, 1, 32, 16),
     K(VKS_K_GEMM_TILED, gemm_tiled, 4, 0x0, 0x8, 36, 16, 16, 4, 4),
     /* src/nn */
     K(VKS_K_TICK,        tick,        1, 0x00, 0x01,  8,  1, 1, 0, 0),

@@ -1,6 +1,7 @@
 /* The three GEMM forms of a linear layer's training step, each with two
- * kernel variants: register-blocked texel-buffer kernels (CPU devices) and
- * one shared-memory tiled kernel (GPUs); the context picks per device. */
+ * kernel variants: register-blocked texel-buffer kernels (CPU devices; 8×8
+ * blocks, or 32×16 for large outputs) and one shared-memory tiled kernel
+ * (GPUs); the context picks per device. */
 #include "vk/internal.h"
 
 static uint32_t ceil_div(uint32_t a, uint32_t b) { return (a + b - 1) / b; }
@@ -35,6 +36,12 @@ static vksac_status launch_blocked(vks_seq *s, vks_kernel_id id, const vks_tenso
     return vks_launch(s, id, ops, pc, size, ceil_div(row_blocks, lx), ceil_div(col_blocks, ly), 1);
 }
 
+/* The 32×16 blocks (gemm_*_big.comp) for outputs of at least 64 rows and
+ * 128 columns: on lavapipe they cut pendulum's update 131 → 103 ms and
+ * cheetah's 258 → 201; with 32 rows, or 64 columns, small and hybrid got
+ * slower (too few invocations). GPUs use the tiled kernel instead. */
+static bool big_blocks(uint32_t rows, uint32_t stride) { return rows >= 64 && stride >= 128; }
+
 vksac_status vks_gemm_fwd(vks_seq *s, vks_tensor *y, const vks_tensor *x, const vks_tensor *w, const vks_tensor *b,
                           vks_act act)
 {
@@ -63,15 +70,17 @@ vksac_status vks_gemm_fwd(vks_seq *s, vks_tensor *y, const vks_tensor *x, const 
         return launch_tiled(s, x, w, b, y, &pc);
     }
     uint32_t lx, ly, tm, tn;
-    vks_kernel_local_size(ctx, VKS_K_GEMM_FWD, &lx, &ly);
-    vks_kernel_tile(ctx, VKS_K_GEMM_FWD, &tm, &tn);
+    vks_kernel_id id = big_blocks(M, y->stride) ? VKS_K_GEMM_FWD_BIG : VKS_K_GEMM_FWD;
+    vks_kernel_local_size(ctx, id, &lx, &ly);
+    vks_kernel_tile(ctx, id, &tm, &tn);
     /* Lanes along N when the column blocks fill a workgroup: measured 17 vs
-     * 13 GFLOP/s at 100×64×64 on lavapipe; narrow outputs keep them on M. */
-    bool lanes_n = ceil_div(y->stride, tn) >= lx;
+     * 13 GFLOP/s at 100×64×64 on lavapipe; narrow outputs keep them on M.
+     * The big blocks always have them along N. */
+    bool lanes_n = id == VKS_K_GEMM_FWD_BIG || ceil_div(y->stride, tn) >= lx;
     struct { uint32_t M, N, K4, ldx4, ldw4, ldy4, flags; } pc = {
         M, N, x->stride / 4, x->stride / 4, w->stride / 4, y->stride / 4, flags | (lanes_n ? 8u : 0u)};
     const vks_tensor *ops[] = {x, w, b, y};
-    return launch_blocked(s, VKS_K_GEMM_FWD, ops, &pc, sizeof pc, M, y->stride, lanes_n);
+    return launch_blocked(s, id, ops, &pc, sizeof pc, M, y->stride, lanes_n);
 }
 
 vksac_status vks_gemm_dx(vks_seq *s, vks_tensor *dx, const vks_tensor *dy, const vks_tensor *w, int accumulate)
@@ -96,6 +105,8 @@ vksac_status vks_gemm_dx(vks_seq *s, vks_tensor *dx, const vks_tensor *dy, const
     struct { uint32_t M, N, K, lddy4, ldw4, lddx4, accumulate; } pc = {
         M, N, K, dy->stride / 4, w->stride / 4, dx->stride / 4, accumulate != 0};
     const vks_tensor *ops[] = {dy, w, dx};
+    if (big_blocks(M, dx->stride))
+        return launch_blocked(s, VKS_K_GEMM_DX_BIG, ops, &pc, sizeof pc, M, dx->stride, true);
     return launch_blocked(s, VKS_K_GEMM_DX, ops, &pc, sizeof pc, M, dx->stride, false);
 }
 
@@ -121,5 +132,7 @@ vksac_status vks_gemm_dw(vks_seq *s, vks_tensor *dw, const vks_tensor *dy, const
     struct { uint32_t M, N, K, lddy4, ldx4, lddw4, accumulate; } pc = {
         M, N, K, dy->stride / 4, x->stride / 4, dw->stride / 4, accumulate != 0};
     const vks_tensor *ops[] = {dy, x, dw};
+    if (big_blocks(N, dw->stride))
+        return launch_blocked(s, VKS_K_GEMM_DW_BIG, ops, &pc, sizeof pc, N, dw->stride, true);
     return launch_blocked(s, VKS_K_GEMM_DW, ops, &pc, sizeof pc, N, dw->stride, false);
 }

@@ -127,8 +127,11 @@ typedef enum vks_kernel_id {
     VKS_K_SUM_ROWS,
     VKS_K_SUM_COLS,
     VKS_K_GEMM_FWD,
+    VKS_K_GEMM_FWD_BIG,
     VKS_K_GEMM_DX,
+    VKS_K_GEMM_DX_BIG,
     VKS_K_GEMM_DW,
+    VKS_K_GEMM_DW_BIG,
     VKS_K_GEMM_TILED,
     /* src/nn kernels */
     VKS_K_TICK,

@@ -1,0 +1,62 @@
+#version 450
+// dX (M×K) (+)= dY (M×N) · W (N×K), as gemm_dx.comp, for large outputs on
+// CPU devices: each invocation owns a 32×16 block of dX (rows m0..,
+// columns k0..), written out with macros for the reasons given in
+// gemm_fwd_big.comp. Per texel of the contraction over N: the 32 dY texels
+// first, then W's texels four rows at a time against all of them. Same
+// arithmetic, in the same order per element, as gemm_dx.comp.
+layout(local_size_x_id = 0, local_size_y_id = 1) in;
+layout(binding = 0, rgba32f) uniform readonly imageBuffer DY;
+layout(binding = 1, rgba32f) uniform readonly imageBuffer W;
+layout(binding = 2, rgba32f) uniform imageBuffer DX;
+layout(push_constant) uniform Push { uint M, N, K, lddy4, ldw4, lddx4, accumulate; } p;
+
+const uint TM = 32u, TN = 16u;
+
+// ROWS(F, q) applies F to each of the 32 rows, with an extra argument q.
+#define ROWS(F, q) F(0, q) F(1, q) F(2, q) F(3, q) F(4, q) F(5, q) F(6, q) F(7, q) \
+    F(8, q) F(9, q) F(10, q) F(11, q) F(12, q) F(13, q) F(14, q) F(15, q) \
+    F(16, q) F(17, q) F(18, q) F(19, q) F(20, q) F(21, q) F(22, q) F(23, q) \
+    F(24, q) F(25, q) F(26, q) F(27, q) F(28, q) F(29, q) F(30, q) F(31, q)
+
+// Accumulators c<i>_<q>: row m0 + i, columns k0 + 4q .. k0 + 4q + 3.
+#define DECL_C(i, q) vec4 c##i##_##q = vec4(0.0);
+// dY's texel n4 of row i (columns 4·n4 ..); then, per texel column q, W's
+// rows 4·n4 .. 4·n4 + 3 against all 32 rows, each accumulator taking its
+// four terms in a row (one spill reload per four, not per term).
+#define LOAD_A(i, q) vec4 a##i = imageLoad(DY, int(min(m0 + uint(i), p.M - 1u) * p.lddy4) + int(n4));
+#define AXPY4(i, q) c##i##_##q += a##i.x * b0; c##i##_##q += a##i.y * b1; \
+    c##i##_##q += a##i.z * b2; c##i##_##q += a##i.w * b3;
+#define W_LOAD(e) imageLoad(W, int(min(n4 * 4u + uint(e), p.N - 1u) * p.ldw4) + wcol)
+#define Q_STEP(q) { int wcol = wcol##q; vec4 b0 = W_LOAD(0), b1 = W_LOAD(1), b2 = W_LOAD(2), b3 = W_LOAD(3); \
+    ROWS(AXPY4, q) }
+#define STORE(i, q) \
+    if (m0 + uint(i) < p.M && k0 + 4u * uint(q) < p.lddx4 * 4u) \
+        store(int((m0 + uint(i)) * p.lddx4 + k0 / 4u + uint(q)), c##i##_##q, k0 + 4u * uint(q));
+#define STORE_ROW(i, unused) STORE(i, 0) STORE(i, 1) STORE(i, 2) STORE(i, 3)
+
+void store(int at, vec4 v, uint c)
+{
+    if (p.accumulate != 0u)
+        v += imageLoad(DX, at);
+    imageStore(DX, at, mix(vec4(0.0), v, lessThan(uvec4(c, c + 1u, c + 2u, c + 3u), uvec4(p.K))));
+}
+
+void main()
+{
+    // A workgroup's invocations (SIMD lanes on a CPU) spread along K.
+    uint m0 = gl_WorkGroupID.y * TM;
+    uint k0 = gl_GlobalInvocationID.x * TN;
+    if (m0 >= p.M || k0 >= p.lddx4 * 4u)
+        return;
+    int wcol0 = int(min(k0 / 4u, p.ldw4 - 1u)), wcol1 = int(min(k0 / 4u + 1u, p.ldw4 - 1u));
+    int wcol2 = int(min(k0 / 4u + 2u, p.ldw4 - 1u)), wcol3 = int(min(k0 / 4u + 3u, p.ldw4 - 1u));
+    ROWS(DECL_C, 0) ROWS(DECL_C, 1) ROWS(DECL_C, 2) ROWS(DECL_C, 3)
+
+    uint N4 = (p.N + 3u) / 4u;
+    for (uint n4 = 0u; n4 < N4; n4++) {
+        ROWS(LOAD_A, 0)
+        Q_STEP(0) Q_STEP(1) Q_STEP(2) Q_STEP(3)
+    }
+    ROWS(STORE_ROW, 0)
+}
