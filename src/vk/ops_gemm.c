@@ -36,11 +36,12 @@ static vksac_status launch_blocked(vks_seq *s, vks_kernel_id id, const vks_tenso
     return vks_launch(s, id, ops, pc, size, ceil_div(row_blocks, lx), ceil_div(col_blocks, ly), 1);
 }
 
-/* The 32×16 blocks (gemm_*_big.comp) for outputs of at least 64 rows and
+/* The 32×16 blocks (gemm_*_big.comp) for outputs of at least 128 rows and
  * 128 columns: on lavapipe they cut pendulum's update 131 → 103 ms and
- * cheetah's 258 → 201; with 32 rows, or 64 columns, small and hybrid got
- * slower (too few invocations). GPUs use the tiled kernel instead. */
-static bool big_blocks(uint32_t rows, uint32_t stride) { return rows >= 64 && stride >= 128; }
+ * cheetah's 258 → 201. Below that they lose: batch 100 fills a quarter of
+ * its last 32-row block with clamped rows (the forward GEMMs of `small`
+ * took 921 instead of 676 µs), and 64 columns leave half the lanes idle. */
+static bool big_blocks(uint32_t rows, uint32_t stride) { return rows >= 128 && stride >= 128; }
 
 vksac_status vks_gemm_fwd(vks_seq *s, vks_tensor *y, const vks_tensor *x, const vks_tensor *w, const vks_tensor *b,
                           vks_act act)
