@@ -1,7 +1,7 @@
 #version 450
 // Y (M×N) = act(X (M×K) · Wᵀ + b), as gemm_fwd.comp, for large outputs on
 // CPU devices: each invocation owns a 32×16 block of Y (rows m0.., columns
-// n0..), so each texel load feeds 16 or 32 fused multiply-adds instead of 8.
+// n0..), so each texel it loads serves 16 or 32 outputs instead of 8.
 //
 // The block is written out with macros rather than loops over arrays: NIR
 // does not unroll loops this large, and an array indexed in a loop it keeps
