@@ -15,8 +15,6 @@
 
 #include "vl.h"
 
-#define ARGERR(L, fn, arg, ...) vl_arg_error(&(vl_args){(L), 0, (arg), (fn)}, NULL, __VA_ARGS__)
-
 enum { ADD, SUB, MUL, DIV, POW, EQ, NE, LT, LE, GT, GE };
 static const char *const OP_NAMES[] = {"+", "-", "*", "/", "^", "eq", "ne", "lt", "le", "gt", "ge"};
 
@@ -30,8 +28,6 @@ typedef struct operand {
         int32_t i;
     } scalar;                /* a number's storage (data points here) */
 } operand;
-
-static float to_f32(double v) { return v > FLT_MAX ? INFINITY : v < -FLT_MAX ? -INFINITY : (float)v; }
 
 static double load(const void *data, vl_dtype dtype, size_t i)
 {
@@ -68,9 +64,9 @@ static void read_operand(lua_State *L, int idx, int op, operand *o)
         o->scalar.i = (int32_t)i;
     } else if (ty == LUA_TNUMBER) {
         o->dtype = VL_F32;
-        o->scalar.f = to_f32(lua_tonumber(L, idx));
+        o->scalar.f = vl_to_f32(lua_tonumber(L, idx));
     } else if (op >= EQ) {
-        ARGERR(L, OP_NAMES[op], idx - 1, "number, boolean or vksac.Tensor expected, got %s", luaL_typename(L, idx));
+        VL_ARGERR(L, OP_NAMES[op], idx - 1, "number, boolean or vksac.Tensor expected, got %s", luaL_typename(L, idx));
     } else {
         luaL_error(L, "attempt to perform arithmetic on a %s value", luaL_typename(L, idx));
     }
@@ -281,7 +277,7 @@ static double bound(lua_State *L, int idx, const char *name, double none, bool *
     if (lua_isnoneornil(L, idx))
         return none;
     if (lua_type(L, idx) != LUA_TNUMBER)
-        ARGERR(L, "clamp", idx - 1, "%s must be a number or nil, got %s", name, luaL_typename(L, idx));
+        VL_ARGERR(L, "clamp", idx - 1, "%s must be a number or nil, got %s", name, luaL_typename(L, idx));
     lua_Integer i = lua_tointeger(L, idx);
     *is_int &= lua_isinteger(L, idx) && i >= INT32_MIN && i <= INT32_MAX;
     return lua_tonumber(L, idx);
@@ -295,7 +291,7 @@ static int t_clamp(lua_State *L)
     bool ints = t->dtype == VL_I32;
     double lo = bound(L, 2, "min", -INFINITY, &ints), hi = bound(L, 3, "max", INFINITY, &ints);
     if (lua_isnoneornil(L, 2) && lua_isnoneornil(L, 3))
-        ARGERR(L, "clamp", 1, "at least one of min and max is required");
+        VL_ARGERR(L, "clamp", 1, "at least one of min and max is required");
     vl_tensor *out = push_copy(L, t, ints);
     for (size_t i = 0; i < out->numel; i++) {
         if (ints) {
@@ -303,7 +299,7 @@ static int t_clamp(lua_State *L)
             *x = *x < lo ? (int32_t)lo : *x;   /* an absent bound is infinite: never converted */
             *x = *x > hi ? (int32_t)hi : *x;
         } else {
-            float *x = (float *)out->data + i, l = to_f32(lo), h = to_f32(hi);
+            float *x = (float *)out->data + i, l = vl_to_f32(lo), h = vl_to_f32(hi);
             *x = *x < l ? l : *x;
             *x = *x > h ? h : *x;
         }
@@ -374,7 +370,7 @@ static void write_sum(lua_State *L, vl_tensor *out, size_t j, double s, int64_t 
     if (kind == MEAN)
         ((float *)out->data)[j] = n ? (float)(s / (double)n) : NAN;
     else if (out->dtype == VL_F32)
-        ((float *)out->data)[j] = to_f32(s);
+        ((float *)out->data)[j] = vl_to_f32(s);
     else if (isum < INT32_MIN || isum > INT32_MAX)
         luaL_error(L, "sum() overflows int32");
     else

@@ -69,6 +69,77 @@ const char *vl_pushshape(lua_State *L, int rank, const int64_t *shape);
  * tensor of `rank` dimensions, negative counting from the end; else raises
  * "bad argument #arg to 'fn' (...)". */
 int vl_checkdim(lua_State *L, int idx, int rank, const char *fn, int arg);
+/* ---- what the tensor files share (tensor*.c) ---------------------------- */
+
+/* Counts and indices always fit an int32 (arange, max's indices). */
+#define VL_MAX_NUMEL INT32_MAX
+
+/* "bad argument #arg to 'fn' (...)" under our own function names:
+ * luaL_argerror finds none under pcall, and counts self differently
+ * depending on how a method was called. */
+#define VL_ARGERR(L, fn, arg, ...) vl_arg_error(&(vl_args){(L), 0, (arg), (fn)}, NULL, __VA_ARGS__)
+
+/* Bytes per element. */
+size_t vl_esize(vl_dtype dtype);
+
+/* The nearest float; out-of-range doubles saturate to ±inf (C leaves the
+ * conversion undefined). */
+float vl_to_f32(double v);
+
+/* For type errors: the type, or the __name of a userdata. */
+const char *vl_type_name(lua_State *L, int idx);
+
+/* For value errors: numbers and strings as written, other values by type. */
+const char *vl_describe(lua_State *L, int idx);
+
+/* NULL when the shape is valid (and *numel set), else why not, pushed. */
+const char *vl_shape_problem(lua_State *L, int rank, const int64_t *shape, size_t *numel);
+
+/* Pushes a new zeroed tensor of t's shape and the given dtype. */
+vl_tensor *vl_pushlike(lua_State *L, vl_dtype dtype, const vl_tensor *t);
+
+/* Sets every element to *value (one element of t's dtype). */
+void vl_fill(vl_tensor *t, const void *value);
+
+/* A shape given as integers from stack index idx on, or as one table at
+ * idx; returns the index after it. With `infer`, sizes may be -1. Errors
+ * name argument idx - shift of fn (tensor_new.c). */
+int vl_shape_args(lua_State *L, const char *fn, int idx, int shift, int *rank, int64_t *shape, bool infer);
+
+/* tensor, zeros, ones, full, arange, cat, stack into the table on top of
+ * the stack (tensor_new.c). */
+void vl_open_tensor_new(lua_State *L);
+
+/* Conversions (tensor_convert.c). Errors point at "bad argument #arg to
+ * 'fn' (what: ...)", or, from a metamethod (fn NULL), give the message
+ * alone. */
+typedef struct vl_conv {
+    lua_State *L;
+    const char *fn;
+    int arg;
+    const char *what;
+} vl_conv;
+
+/* Stores the number or boolean at idx as one element of dtype; path[0..n)
+ * names it in errors ("element [2][1]"), n == 0 as "value". Exact: an
+ * int32 takes integers only; booleans are 1 and 0; bool is "nonzero". */
+void vl_store_value(const vl_conv *c, int idx, vl_dtype dtype, void *dst, const int64_t *path, int n);
+
+/* Pushes a tensor from the nested table at (absolute) idx. With `infer`, a table of
+ * booleans only gives bool, anything else dtype. */
+vl_tensor *vl_from_table(const vl_conv *c, int idx, vl_dtype dtype, bool infer);
+
+/* Pushes a 0-dimensional tensor holding the number or boolean at idx. */
+vl_tensor *vl_from_scalar(const vl_conv *c, int idx, vl_dtype dtype);
+
+/* Copies src's elements into dst (same numel) as dst's dtype. float32 to
+ * int32 truncates toward zero, or with `exact` refuses fractions; NaN,
+ * infinities and out-of-range values raise, naming the element. */
+void vl_cast(const vl_conv *c, const vl_tensor *src, vl_tensor *dst, bool exact);
+
+/* vl_astensor with an explicit error context. */
+vl_tensor *vl_as_tensor(const vl_conv *c, int idx, vl_dtype dtype);
+
 /* tensor_ops.c: arithmetic, comparisons, elementwise math, reductions.
  * Adds methods to the table on top of the stack and metamethods to the
  * Tensor metatable just below it. */
