@@ -175,6 +175,37 @@ T.case("discrete and hybrid environments", function()
   T.eq(#cfg.num_discrete_actions, 2)
 end)
 
+T.case("a warm-up policy acts during warm-up only, checked", function()
+  local calls, seen = 0, {}
+  local function env()
+    local e = vksac.envs.Pendulum{}
+    local step = e.step
+    e.step = function(self, a)
+      seen[#seen + 1] = a[1]
+      return step(self, a)
+    end
+    return e
+  end
+  local function push(state, rng, i)
+    calls = calls + 1
+    T.eq(#state, 3, "a Pendulum state")
+    T.eq(type(rng.uniform), "function", "the loop's random generator")
+    T.ok(i == 1 or i == 2, "the copy's number")
+    return {i == 1 and 1.5 or -7}
+  end
+  local r = vksac.train(opts{env = env, num_envs = 2, warmup_policy = push, eval_every = 0, total_steps = 200})
+  T.eq(r.steps, 200)
+  T.eq(calls, 100, "one call per copy and warm-up step")
+  T.eq(seen[1], 1.5)
+  T.eq(seen[2], -2, "clipped to the bounds")
+  for j = 101, 200 do T.ok(seen[j] >= -2 and seen[j] <= 2, "the policy's own actions after warm-up") end
+  local ok, err = pcall(vksac.train, opts{env = "CartPole-v1", eval_every = 0,
+                                          warmup_policy = function() return nil, {7} end})
+  T.ok(not ok)
+  T.ok(tostring(err):find("warmup_policy returned an invalid action for environment 1 at step 1: " ..
+                          "discrete action must be an integer in 0..1, got 7", 1, true) ~= nil, tostring(err))
+end)
+
 T.case("progress lines when not a terminal", function()
   local out = io.open(path("progress.txt"), "w")
   local o = opts{progress = "auto", output = out, total_steps = 1000}
@@ -223,6 +254,8 @@ T.case("bad options", function()
          {env = "Pendulum-v1", total_steps = 10, checkpoint_every = 5})
   raises("bad argument #1 to 'train' (field 'agent' sets dim_state, which comes from the environment)",
          {env = "Pendulum-v1", total_steps = 10, agent = {dim_state = 4}})
+  raises("bad argument #1 to 'train' (field 'warmup_policy' must be a function, got 3)",
+         {env = "Pendulum-v1", total_steps = 10, warmup_policy = 3})
   raises("bad argument #1 to 'train' (field 'plot' needs 'log' (the CSV it is drawn from))",
          {env = "Pendulum-v1", total_steps = 10, plot = "x.png"})
   raises("bad argument #1 to 'train' (field 'resume' names a checkpoint without a training loop's state",

@@ -13,7 +13,7 @@ local log = require "vksac.train.log"
 local evaluate = require "vksac.train.evaluate"
 local plot = require "vksac.plot"
 
-local KEYS = {"env", "env_options", "num_envs", "agent", "total_steps", "warmup_steps", "batch_size",
+local KEYS = {"env", "env_options", "num_envs", "agent", "total_steps", "warmup_steps", "warmup_policy", "batch_size",
               "updates_per_step", "eval_every", "eval_episodes", "seed", "log", "checkpoint",
               "checkpoint_every", "resume", "progress", "quiet", "output", "target_return", "plot",
               "callback"}
@@ -70,6 +70,7 @@ local function parse(opts)
   p.total_steps = c.integer(opts, "total_steps", nil)
   if not p.total_steps then c.fail("total_steps", "is required (environment steps to train for)") end
   p.warmup_steps = c.integer(opts, "warmup_steps", 1000, 0)
+  p.warmup_policy = c.typed(opts, "warmup_policy", "function")
   p.batch_size = c.integer(opts, "batch_size", nil)
   p.updates_per_step = c.integer(opts, "updates_per_step", nil)
   p.eval_every = c.integer(opts, "eval_every", 5000, 0)
@@ -305,12 +306,27 @@ local function train(opts)
     result.checkpoint = p.checkpoint
   end
 
+  -- The warm-up policy's action for copy i, checked as step would check
+  -- it and clipped to the bounds, so that the replay buffer holds what the
+  -- environment did.
+  local function warmup_action(state, i)
+    local c, d = p.warmup_policy(state, rng, i)
+    local ok, action = pcall(envs.to_action, space, c, d)
+    if not ok then
+      error(string.format("warmup_policy returned an invalid action for environment %d at step %d: %s", i,
+                          s.step + i, (tostring(action):gsub("^bad argument #2 to 'to_action' %((.*)%)$", "%1"))), 0)
+    end
+    return envs.from_action(space, action)
+  end
+
   -- One step of every copy: act, step, check, observe, update.
   local function step()
     local n = p.num_envs
     local cont, disc = {}, {}
     local t0 = core.clock()
-    if s.step < p.warmup_steps then
+    if s.step < p.warmup_steps and p.warmup_policy then
+      for i = 1, n do cont[i], disc[i] = warmup_action(obs[i], i) end
+    elseif s.step < p.warmup_steps then
       for i = 1, n do cont[i], disc[i] = envs.sample_action(space, rng) end
     else
       local c, d = agent:act(core.tensor(obs), {sample = true})
