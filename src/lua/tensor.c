@@ -4,13 +4,13 @@
  * data == NULL (an empty tensor still owns one byte). In Lua, indices and
  * dimensions are 1-based and negative ones count from the end.
  *
- * This file: the type, indexing and the simple methods. tensor_convert.c
+ * This file: the type, the helpers the tensor files share (vl.h),
+ * is_tensor, indexing and the simple methods. tensor_convert.c
  * turns Lua values into tensors; tensor_new.c has the constructors;
  * tensor_ops.c the arithmetic, comparisons, elementwise math and
  * reductions; tensor_print.c tostring; random.c rand, randn and the seeds. */
 #include <float.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -158,6 +158,7 @@ static int l_is_tensor(lua_State *L)
     lua_pushboolean(L, luaL_testudata(L, 1, VL_TENSOR) != NULL);
     return 1;
 }
+
 /* ---- indexing ------------------------------------------------------------ */
 
 static size_t row_numel(const vl_tensor *t)
@@ -385,7 +386,7 @@ static int reshape(lua_State *L, const char *fn)
         shape[infer] = known > 0 && (int64_t)t->numel % known == 0 ? (int64_t)t->numel / known : -1;
     if ((infer >= 0 && shape[infer] < 0) || (infer < 0 && known != (int64_t)t->numel))
         VL_ARGERR(L, fn, 1, "cannot reshape a tensor of %I elements into %s", (lua_Integer)t->numel,
-               vl_pushshape(L, rank, shape));
+                  vl_pushshape(L, rank, shape));
     vl_tensor *u = vl_pushtensor(L, t->dtype, rank, shape);
     memcpy(u->data, t->data, t->numel * vl_esize(t->dtype));
     return 1;
@@ -412,7 +413,7 @@ static int t_copy(lua_State *L)
     vl_tensor *src = vl_as_tensor(&(vl_conv){L, "copy", 1, "source"}, 2, t->dtype);
     if (src->rank != t->rank || memcmp(src->shape, t->shape, (size_t)t->rank * sizeof *t->shape) != 0)
         VL_ARGERR(L, "copy", 1, "source has shape %s, expected %s", vl_pushshape(L, src->rank, src->shape),
-               vl_pushshape(L, t->rank, t->shape));
+                  vl_pushshape(L, t->rank, t->shape));
     vl_checktensor(L, 1);
     memmove(t->data, src->data, t->numel * vl_esize(t->dtype));
     lua_settop(L, 1);

@@ -1,8 +1,10 @@
-/* Lua values into host tensors (tensor.c): numbers, booleans and nested
+/* Lua values into host tensors (the type is in tensor.c), vl_astensor
+ * included: numbers, booleans and nested
  * tables converted exactly, tensors of another dtype cast, and errors that
  * name the element at fault ("element [2][1] must be ..."). */
 #include <math.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "vl.h"
@@ -147,6 +149,7 @@ static void fill_rows(filler *f, int depth)
 vl_tensor *vl_from_table(const vl_conv *c, int idx, vl_dtype dtype, bool infer)
 {
     lua_State *L = c->L;
+    idx = lua_absindex(L, idx);   /* the new tensor is pushed before the table is read */
     int64_t shape[VL_MAX_RANK];
     int rank = table_shape(c, idx, shape);
     size_t numel;

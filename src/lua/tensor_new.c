@@ -1,6 +1,6 @@
 /* Tensor constructors: tensor, zeros, ones, full, arange, cat and stack
- * (rand and randn are in random.c). Reported argument numbers are stack
- * index - shift (1 for methods). */
+ * (rand and randn are in random.c), and vl_shaped and vl_shape_args, which
+ * random.c and reshape share. */
 #include <math.h>
 #include <string.h>
 
@@ -213,7 +213,7 @@ static int join(lua_State *L, const char *fn, bool stack)
             same = t->shape[d] == first->shape[d] || (!stack && d == dim);
         if (!same)
             VL_ARGERR(L, fn, 1, "entry [%I] has shape %s, expected %s", i, vl_pushshape(L, t->rank, t->shape),
-                   vl_pushshape(L, first->rank, first->shape));
+                      vl_pushshape(L, first->rank, first->shape));
         if (!stack)
             shape[dim] += t->shape[dim];
     }

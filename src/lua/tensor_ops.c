@@ -9,7 +9,6 @@
  * int32 and bool operands. Loops run on contiguous float32 or int32 data:
  * an operand of another dtype is first converted into a scratch userdata
  * that the stack keeps until the call returns. */
-#include <float.h>
 #include <math.h>
 #include <string.h>
 

@@ -15,7 +15,8 @@
 
 #include "vksac.h"
 
-/* ---- tensors (tensor.c) ------------------------------------------------
+/* ---- tensors (tensor.c; vl_astensor in tensor_convert.c, vl_shaped in
+ * tensor_new.c) ----------------------------------------------------------
  * Host tensors: a contiguous row-major buffer of one dtype, rank 0..4.
  * Booleans are one byte each (0 or 1); integers are int32 (discrete
  * actions). Metatable name "vksac.Tensor". */
@@ -69,6 +70,7 @@ const char *vl_pushshape(lua_State *L, int rank, const int64_t *shape);
  * tensor of `rank` dimensions, negative counting from the end; else raises
  * "bad argument #arg to 'fn' (...)". */
 int vl_checkdim(lua_State *L, int idx, int rank, const char *fn, int arg);
+
 /* ---- what the tensor files share (tensor*.c) ---------------------------- */
 
 /* Counts and indices always fit an int32 (arange, max's indices). */
@@ -82,8 +84,8 @@ int vl_checkdim(lua_State *L, int idx, int rank, const char *fn, int arg);
 /* Bytes per element. */
 size_t vl_esize(vl_dtype dtype);
 
-/* The nearest float; out-of-range doubles saturate to ±inf (C leaves the
- * conversion undefined). */
+/* v as a float; doubles beyond FLT_MAX saturate to ±inf rather than
+ * relying on the FPU (C leaves that conversion undefined). */
 float vl_to_f32(double v);
 
 /* For type errors: the type, or the __name of a userdata. */
@@ -103,7 +105,8 @@ void vl_fill(vl_tensor *t, const void *value);
 
 /* A shape given as integers from stack index idx on, or as one table at
  * idx; returns the index after it. With `infer`, sizes may be -1. Errors
- * name argument idx - shift of fn (tensor_new.c). */
+ * name the argument at fault, counted as stack index - shift (1 for
+ * methods) (tensor_new.c). */
 int vl_shape_args(lua_State *L, const char *fn, int idx, int shift, int *rank, int64_t *shape, bool infer);
 
 /* tensor, zeros, ones, full, arange, cat, stack into the table on top of
@@ -125,7 +128,7 @@ typedef struct vl_conv {
  * int32 takes integers only; booleans are 1 and 0; bool is "nonzero". */
 void vl_store_value(const vl_conv *c, int idx, vl_dtype dtype, void *dst, const int64_t *path, int n);
 
-/* Pushes a tensor from the nested table at (absolute) idx. With `infer`, a table of
+/* Pushes a tensor from the nested table at idx. With `infer`, a table of
  * booleans only gives bool, anything else dtype. */
 vl_tensor *vl_from_table(const vl_conv *c, int idx, vl_dtype dtype, bool infer);
 

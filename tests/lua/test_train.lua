@@ -204,6 +204,10 @@ T.case("a warm-up policy acts during warm-up only, checked", function()
   T.ok(not ok)
   T.ok(tostring(err):find("warmup_policy returned an invalid action for environment 1 at step 1: " ..
                           "discrete action must be an integer in 0..1, got 7", 1, true) ~= nil, tostring(err))
+  ok, err = pcall(vksac.train, opts{eval_every = 0, warmup_policy = function() return {0}, {1} end})
+  T.ok(not ok)
+  T.ok(tostring(err):find("environment 1 at step 1: discrete actions for a space without any", 1, true) ~= nil,
+       tostring(err))
 end)
 
 T.case("progress lines when not a terminal", function()

@@ -1,6 +1,6 @@
 -- vksac.train{…}: the training loop (docs/train.md). Steps N copies of an
--- environment with the agent's sampled actions (uniform random ones during
--- warm-up), adds every transition to the replay buffer, runs the updates,
+-- environment with the agent's sampled actions (uniform random ones, or
+-- warmup_policy's, during warm-up), adds every transition to the replay buffer, runs the updates,
 -- evaluates the deterministic policy now and then, logs, checkpoints and
 -- resumes exactly.
 local core = require "vksac.core"
@@ -309,9 +309,13 @@ local function train(opts)
   -- The warm-up policy's action for copy i, checked as step would check
   -- it and clipped to the bounds, so that the replay buffer holds what the
   -- environment did.
-  local function warmup_action(state, i)
-    local c, d = p.warmup_policy(state, rng, i)
+  local function warmup_action(obs_i, i)
+    local c, d = p.warmup_policy(obs_i, rng, i)
     local ok, action = pcall(envs.to_action, space, c, d)
+    if ok and ((c ~= nil and #space.low == 0) or (d ~= nil and #space.nvec == 0)) then
+      ok, action = false, string.format("%s actions for a space without any",
+                                        c ~= nil and #space.low == 0 and "continuous" or "discrete")
+    end
     if not ok then
       error(string.format("warmup_policy returned an invalid action for environment %d at step %d: %s", i,
                           s.step + i, (tostring(action):gsub("^bad argument #2 to 'to_action' %((.*)%)$", "%1"))), 0)
