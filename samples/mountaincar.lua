@@ -16,7 +16,7 @@ local steps = math.tointeger(tonumber(arg and arg[2] or "50000"))
 
 -- One held push per environment copy: the force and the steps it has left.
 local held = {}
-local function rocking(state, rng, i)
+local function rocking(_, rng, i)
   local h = held[i]
   if not h or h.left == 0 then
     h = {force = rng:uniform() < 0.5 and -1 or 1, left = 10 + rng:integer(71)}

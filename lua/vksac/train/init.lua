@@ -1,8 +1,8 @@
 -- vksac.train{…}: the training loop (docs/train.md). Steps N copies of an
 -- environment with the agent's sampled actions (uniform random ones, or
--- warmup_policy's, during warm-up), adds every transition to the replay buffer, runs the updates,
--- evaluates the deterministic policy now and then, logs, checkpoints and
--- resumes exactly.
+-- warmup_policy's, during warm-up), adds every transition to the replay
+-- buffer, runs the updates, evaluates the deterministic policy now and then,
+-- logs, checkpoints and resumes exactly.
 local core = require "vksac.core"
 local envs = require "vksac.envs"
 local Random = require "vksac.rng"
@@ -13,8 +13,8 @@ local log = require "vksac.train.log"
 local evaluate = require "vksac.train.evaluate"
 local plot = require "vksac.plot"
 
-local KEYS = {"env", "env_options", "num_envs", "agent", "total_steps", "warmup_steps", "warmup_policy", "batch_size",
-              "updates_per_step", "eval_every", "eval_episodes", "seed", "log", "checkpoint",
+local KEYS = {"env", "env_options", "num_envs", "agent", "total_steps", "warmup_steps", "warmup_policy",
+              "batch_size", "updates_per_step", "eval_every", "eval_episodes", "seed", "log", "checkpoint",
               "checkpoint_every", "resume", "progress", "quiet", "output", "target_return", "plot",
               "callback"}
 
@@ -306,21 +306,16 @@ local function train(opts)
     result.checkpoint = p.checkpoint
   end
 
-  -- The warm-up policy's action for copy i, checked as step would check
-  -- it and clipped to the bounds, so that the replay buffer holds what the
-  -- environment did.
+  -- The warm-up policy's action for copy i in agent form, read as step
+  -- reads it (checked, continuous values clipped), so that the replay
+  -- buffer holds what the environment did.
   local function warmup_action(obs_i, i)
-    local c, d = p.warmup_policy(obs_i, rng, i)
-    local ok, action = pcall(envs.to_action, space, c, d)
-    if ok and ((c ~= nil and #space.low == 0) or (d ~= nil and #space.nvec == 0)) then
-      ok, action = false, string.format("%s actions for a space without any",
-                                        c ~= nil and #space.low == 0 and "continuous" or "discrete")
-    end
-    if not ok then
+    local cont_i, disc_i, err = envs.spaces.read(space, p.warmup_policy(obs_i, rng, i))
+    if err then
       error(string.format("warmup_policy returned an invalid action for environment %d at step %d: %s", i,
-                          s.step + i, (tostring(action):gsub("^bad argument #2 to 'to_action' %((.*)%)$", "%1"))), 0)
+                          s.step + i, err), 0)
     end
-    return envs.from_action(space, action)
+    return cont_i, disc_i
   end
 
   -- One step of every copy: act, step, check, observe, update.
