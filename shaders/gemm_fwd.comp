@@ -1,10 +1,14 @@
 #version 450
+#extension GL_GOOGLE_include_directive : require
 // Y (M×N) = act(X (M×K) · Wᵀ + b), W is N×K (a linear layer's weight).
 // Register-blocked: each invocation computes a TM×TN block of Y reading
 // whole vec4 texels along K. K needs no tail masking because padding
 // columns are zero (src/vk/runtime.h); rows past M or N are clamped on
 // load and skipped (rows) or zeroed (padding columns) on store.
 layout(local_size_x_id = 0, local_size_y_id = 1) in;
+
+#include "act.glsl"
+
 layout(constant_id = 2) const uint TM = 8;
 layout(constant_id = 3) const uint TN = 8;   // multiple of 4
 layout(binding = 0, rgba32f) uniform readonly imageBuffer X;
@@ -14,13 +18,6 @@ layout(binding = 3, rgba32f) uniform writeonly imageBuffer Y;
 // flags: bit 0 bias; bits 1-2 activation (0 none, 1 relu, 2 relu²);
 // bit 3 lanes along N
 layout(push_constant) uniform Push { uint M, N, K4, ldx4, ldw4, ldy4, flags; } p;
-
-vec4 activate(vec4 v, uint act)
-{
-    if (act == 1u) return max(v, 0.0);
-    if (act == 2u) { vec4 r = max(v, 0.0); return r * r; }
-    return v;
-}
 
 void main()
 {
@@ -64,7 +61,7 @@ void main()
             if (m0 + i >= p.M)
                 break;
             vec4 v = vec4(acc[i][4u * q], acc[i][4u * q + 1u], acc[i][4u * q + 2u], acc[i][4u * q + 3u]);
-            v = activate(v + bias, act);
+            v = act_apply(v + bias, act);
             imageStore(Y, int((m0 + i) * p.ldy4 + c / 4u), mix(vec4(0.0), v, live));
         }
     }

@@ -1,4 +1,5 @@
 #version 450
+#extension GL_GOOGLE_include_directive : require
 // Y (M×N) = act(X (M×K) · Wᵀ + b), as gemm_fwd.comp, for large outputs on
 // CPU devices: each invocation owns a 32×16 block of Y (rows m0.., columns
 // n0..), so each texel it loads serves 16 or 32 outputs instead of 8.
@@ -14,11 +15,14 @@
 // Rows past M or N are clamped on load; rows past M are not stored and
 // padding columns of Y get zeros.
 layout(local_size_x_id = 0, local_size_y_id = 1) in;
+
+#include "act.glsl"
+
 layout(binding = 0, rgba32f) uniform readonly imageBuffer X;
 layout(binding = 1, rgba32f) uniform readonly imageBuffer W;
 layout(binding = 2, r32f) uniform readonly imageBuffer Bias;
 layout(binding = 3, rgba32f) uniform writeonly imageBuffer Y;
-// flags: bit 0 bias; bits 1-2 activation (0 none, 1 relu, 2 relu²)
+// flags: bit 0 bias; bits 1-2 activation (act.glsl: none, relu, relu²)
 layout(push_constant) uniform Push { uint M, N, K4, ldx4, ldw4, ldy4, flags; } p;
 
 const uint TM = 32u, TN = 16u;
@@ -59,9 +63,7 @@ vec4 finish(vec4 v, uint q)
         v += vec4(imageLoad(Bias, int(bc.x)).x, imageLoad(Bias, int(bc.y)).x,
                   imageLoad(Bias, int(bc.z)).x, imageLoad(Bias, int(bc.w)).x);
     }
-    uint act = (p.flags >> 1) & 3u;
-    if (act == 1u) v = max(v, 0.0);
-    if (act == 2u) { v = max(v, 0.0); v *= v; }
+    v = act_apply(v, (p.flags >> 1) & 3u);
     return mix(vec4(0.0), v, lessThan(col, uvec4(p.N)));
 }
 

@@ -1,4 +1,5 @@
 #version 450
+#extension GL_GOOGLE_include_directive : require
 // C (M×N, row stride ldc) (+)= act(A·B + bias): one shared-memory tiled
 // kernel for all three GEMM forms, the operands addressed through strides
 // (A(i,k) = A[i·a_si + k·a_sk], B(k,j) = B[k·b_sk + j·b_sj]), which is how
@@ -6,6 +7,9 @@
 // staged through shared memory TK deep; each thread owns TM×TN outputs
 // strided by the workgroup size so neighbouring threads touch neighbours.
 layout(local_size_x_id = 0, local_size_y_id = 1) in;
+
+#include "act.glsl"
+
 layout(constant_id = 2) const uint TM = 4;
 layout(constant_id = 3) const uint TN = 4;
 const uint TK = 16u;
@@ -64,8 +68,7 @@ void main()
             float v = acc[r][c];
             if ((p.flags & 1u) != 0u)
                 v += imageLoad(Bias, int(min(j, p.N - 1u))).x;
-            if (act == 1u) v = max(v, 0.0);
-            if (act == 2u) { v = max(v, 0.0); v *= v; }
+            v = act_apply(vec4(v), act).x;
             if ((p.flags & 8u) != 0u)
                 v += imageLoad(C, int(i * p.ldc + j)).x;
             imageStore(C, int(i * p.ldc + j), vec4(j < p.N ? v : 0.0));
