@@ -8,7 +8,8 @@ layout(constant_id = 3) const uint TN = 8;
 layout(binding = 0, rgba32f) uniform readonly imageBuffer DY;
 layout(binding = 1, rgba32f) uniform readonly imageBuffer X;
 layout(binding = 2, rgba32f) uniform imageBuffer DW;
-layout(push_constant) uniform Push { uint M, N, K, lddy4, ldx4, lddw4, accumulate; } p;
+// zdw, zdy, zx: floats between a batch's copies (vks_batch, grid z).
+layout(push_constant) uniform Push { uint M, N, K, lddy4, ldx4, lddw4, accumulate, zdw, zdy, zx; } p;
 
 void main()
 {
@@ -17,9 +18,10 @@ void main()
     uint k0 = gl_GlobalInvocationID.y * TN;
     if (n0 >= p.N || k0 >= p.lddw4 * 4u)
         return;
+    uint z = gl_WorkGroupID.z, dyo = z * (p.zdy / 4u), xo = z * (p.zx / 4u), dwo = z * (p.zdw / 4u);
     int dycol[TP], xcol[TQ];
-    for (uint r = 0u; r < TP; r++) dycol[r] = int(min(n0 / 4u + r, p.lddy4 - 1u));
-    for (uint q = 0u; q < TQ; q++) xcol[q] = int(min(k0 / 4u + q, p.ldx4 - 1u));
+    for (uint r = 0u; r < TP; r++) dycol[r] = int(dyo + min(n0 / 4u + r, p.lddy4 - 1u));
+    for (uint q = 0u; q < TQ; q++) xcol[q] = int(xo + min(k0 / 4u + q, p.ldx4 - 1u));
     vec4 acc[TM][TQ];
     for (uint i = 0u; i < TM; i++)
         for (uint q = 0u; q < TQ; q++) acc[i][q] = vec4(0.0);
@@ -40,7 +42,7 @@ void main()
         for (uint i = 0u; i < TM; i++) {
             if (n0 + i >= p.N)
                 break;
-            int at = int((n0 + i) * p.lddw4 + c / 4u);
+            int at = int(dwo + (n0 + i) * p.lddw4 + c / 4u);
             vec4 v = acc[i][q];
             if (p.accumulate != 0u)
                 v += imageLoad(DW, at);

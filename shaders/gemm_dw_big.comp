@@ -11,7 +11,8 @@ layout(local_size_x_id = 0, local_size_y_id = 1) in;
 layout(binding = 0, rgba32f) uniform readonly imageBuffer DY;
 layout(binding = 1, rgba32f) uniform readonly imageBuffer X;
 layout(binding = 2, rgba32f) uniform imageBuffer DW;
-layout(push_constant) uniform Push { uint M, N, K, lddy4, ldx4, lddw4, accumulate; } p;
+// zdw, zdy, zx: floats between a batch's copies (vks_batch, grid z).
+layout(push_constant) uniform Push { uint M, N, K, lddy4, ldx4, lddw4, accumulate, zdw, zdy, zx; } p;
 
 const uint TM = 32u, TN = 16u;
 
@@ -29,13 +30,15 @@ const uint TM = 32u, TN = 16u;
 // Accumulators c<i>_<q>: row n0 + i, columns k0 + 4q .. k0 + 4q + 3.
 #define DECL_C(i, d, q) vec4 c##i##_##q = vec4(0.0);
 #define LOAD_D(r) vec4 d##r = imageLoad(DY, mrow_dy + dycol##r);
-#define DECL_DYCOL(r) int dycol##r = int(min(n0 / 4u + uint(r), p.lddy4 - 1u));
+#define DECL_DYCOL(r) int dycol##r = int(dyo + min(n0 / 4u + uint(r), p.lddy4 - 1u));
 #define AXPY(i, d, q) c##i##_##q += d * x;
 #define X_STEP(q) { vec4 x = imageLoad(X, mrow_x + xcol##q); ROWS(AXPY, q) }
 #define STORE(i, q) \
     if (n0 + uint(i) < p.N && k0 + 4u * uint(q) < p.lddw4 * 4u) \
-        store(int((n0 + uint(i)) * p.lddw4 + k0 / 4u + uint(q)), c##i##_##q, k0 + 4u * uint(q));
+        store(int(dwo + (n0 + uint(i)) * p.lddw4 + k0 / 4u + uint(q)), c##i##_##q, k0 + 4u * uint(q));
 #define STORE_ROW(i, d, unused) STORE(i, 0) STORE(i, 1) STORE(i, 2) STORE(i, 3)
+
+uint dwo;
 
 void store(int at, vec4 v, uint c)
 {
@@ -51,10 +54,12 @@ void main()
     uint k0 = gl_GlobalInvocationID.x * TN;
     if (n0 >= p.N || k0 >= p.lddw4 * 4u)
         return;
+    uint z = gl_WorkGroupID.z, dyo = z * (p.zdy / 4u), xo = z * (p.zx / 4u);
+    dwo = z * (p.zdw / 4u);
     DECL_DYCOL(0) DECL_DYCOL(1) DECL_DYCOL(2) DECL_DYCOL(3)
     DECL_DYCOL(4) DECL_DYCOL(5) DECL_DYCOL(6) DECL_DYCOL(7)
-    int xcol0 = int(min(k0 / 4u, p.ldx4 - 1u)), xcol1 = int(min(k0 / 4u + 1u, p.ldx4 - 1u));
-    int xcol2 = int(min(k0 / 4u + 2u, p.ldx4 - 1u)), xcol3 = int(min(k0 / 4u + 3u, p.ldx4 - 1u));
+    int xcol0 = int(xo + min(k0 / 4u, p.ldx4 - 1u)), xcol1 = int(xo + min(k0 / 4u + 1u, p.ldx4 - 1u));
+    int xcol2 = int(xo + min(k0 / 4u + 2u, p.ldx4 - 1u)), xcol3 = int(xo + min(k0 / 4u + 3u, p.ldx4 - 1u));
     ROWS(DECL_C, 0) ROWS(DECL_C, 1) ROWS(DECL_C, 2) ROWS(DECL_C, 3)
 
     for (uint m = 0u; m < p.M; m++) {

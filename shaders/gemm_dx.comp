@@ -8,7 +8,8 @@ layout(constant_id = 3) const uint TN = 8;   // multiple of 4
 layout(binding = 0, rgba32f) uniform readonly imageBuffer DY;
 layout(binding = 1, rgba32f) uniform readonly imageBuffer W;
 layout(binding = 2, rgba32f) uniform imageBuffer DX;
-layout(push_constant) uniform Push { uint M, N, K, lddy4, ldw4, lddx4, accumulate; } p;
+// zdx, zdy, zw: floats between a batch's copies (vks_batch, grid z).
+layout(push_constant) uniform Push { uint M, N, K, lddy4, ldw4, lddx4, accumulate, zdx, zdy, zw; } p;
 
 void main()
 {
@@ -17,9 +18,10 @@ void main()
     uint k0 = gl_GlobalInvocationID.y * TN;
     if (m0 >= p.M || k0 >= p.lddx4 * 4u)
         return;
+    uint z = gl_WorkGroupID.z, dyo = z * (p.zdy / 4u), wo = z * (p.zw / 4u), dxo = z * (p.zdx / 4u);
     int dyrow[TM], wcol[TQ];
-    for (uint i = 0u; i < TM; i++) dyrow[i] = int(min(m0 + i, p.M - 1u) * p.lddy4);
-    for (uint q = 0u; q < TQ; q++) wcol[q] = int(min(k0 / 4u + q, p.ldw4 - 1u));
+    for (uint i = 0u; i < TM; i++) dyrow[i] = int(dyo + min(m0 + i, p.M - 1u) * p.lddy4);
+    for (uint q = 0u; q < TQ; q++) wcol[q] = int(wo + min(k0 / 4u + q, p.ldw4 - 1u));
     vec4 acc[TM][TQ];
     for (uint i = 0u; i < TM; i++)
         for (uint q = 0u; q < TQ; q++) acc[i][q] = vec4(0.0);
@@ -45,7 +47,7 @@ void main()
         for (uint i = 0u; i < TM; i++) {
             if (m0 + i >= p.M)
                 break;
-            int at = int((m0 + i) * p.lddx4 + c / 4u);
+            int at = int(dxo + (m0 + i) * p.lddx4 + c / 4u);
             vec4 v = acc[i][q];
             if (p.accumulate != 0u)
                 v += imageLoad(DX, at);

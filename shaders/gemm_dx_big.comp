@@ -9,7 +9,8 @@ layout(local_size_x_id = 0, local_size_y_id = 1) in;
 layout(binding = 0, rgba32f) uniform readonly imageBuffer DY;
 layout(binding = 1, rgba32f) uniform readonly imageBuffer W;
 layout(binding = 2, rgba32f) uniform imageBuffer DX;
-layout(push_constant) uniform Push { uint M, N, K, lddy4, ldw4, lddx4, accumulate; } p;
+// zdx, zdy, zw: floats between a batch's copies (vks_batch, grid z).
+layout(push_constant) uniform Push { uint M, N, K, lddy4, ldw4, lddx4, accumulate, zdx, zdy, zw; } p;
 
 const uint TM = 32u, TN = 16u;
 
@@ -24,7 +25,7 @@ const uint TM = 32u, TN = 16u;
 // dY's texel n4 of row i (columns 4·n4 ..); then, per texel column q, W's
 // rows 4·n4 .. 4·n4 + 3 against all 32 rows, each accumulator taking its
 // four terms in a row (one spill reload per four, not per term).
-#define LOAD_A(i, q) vec4 a##i = imageLoad(DY, int(min(m0 + uint(i), p.M - 1u) * p.lddy4) + int(n4));
+#define LOAD_A(i, q) vec4 a##i = imageLoad(DY, int(dyo + min(m0 + uint(i), p.M - 1u) * p.lddy4) + int(n4));
 #define AXPY4(i, q) c##i##_##q += a##i.x * b0; c##i##_##q += a##i.y * b1; \
     c##i##_##q += a##i.z * b2; c##i##_##q += a##i.w * b3;
 #define W_LOAD(e) imageLoad(W, int(min(n4 * 4u + uint(e), p.N - 1u) * p.ldw4) + wcol)
@@ -32,8 +33,10 @@ const uint TM = 32u, TN = 16u;
     ROWS(AXPY4, q) }
 #define STORE(i, q) \
     if (m0 + uint(i) < p.M && k0 + 4u * uint(q) < p.lddx4 * 4u) \
-        store(int((m0 + uint(i)) * p.lddx4 + k0 / 4u + uint(q)), c##i##_##q, k0 + 4u * uint(q));
+        store(int(dxo + (m0 + uint(i)) * p.lddx4 + k0 / 4u + uint(q)), c##i##_##q, k0 + 4u * uint(q));
 #define STORE_ROW(i, unused) STORE(i, 0) STORE(i, 1) STORE(i, 2) STORE(i, 3)
+
+uint dyo, dxo;
 
 void store(int at, vec4 v, uint c)
 {
@@ -49,8 +52,10 @@ void main()
     uint k0 = gl_GlobalInvocationID.x * TN;
     if (m0 >= p.M || k0 >= p.lddx4 * 4u)
         return;
-    int wcol0 = int(min(k0 / 4u, p.ldw4 - 1u)), wcol1 = int(min(k0 / 4u + 1u, p.ldw4 - 1u));
-    int wcol2 = int(min(k0 / 4u + 2u, p.ldw4 - 1u)), wcol3 = int(min(k0 / 4u + 3u, p.ldw4 - 1u));
+    uint z = gl_WorkGroupID.z, wo = z * (p.zw / 4u);
+    dyo = z * (p.zdy / 4u), dxo = z * (p.zdx / 4u);
+    int wcol0 = int(wo + min(k0 / 4u, p.ldw4 - 1u)), wcol1 = int(wo + min(k0 / 4u + 1u, p.ldw4 - 1u));
+    int wcol2 = int(wo + min(k0 / 4u + 2u, p.ldw4 - 1u)), wcol3 = int(wo + min(k0 / 4u + 3u, p.ldw4 - 1u));
     ROWS(DECL_C, 0) ROWS(DECL_C, 1) ROWS(DECL_C, 2) ROWS(DECL_C, 3)
 
     uint N4 = (p.N + 3u) / 4u;

@@ -17,7 +17,9 @@ layout(binding = 2, r32f) uniform readonly imageBuffer Bias;
 layout(binding = 3, rgba32f) uniform writeonly imageBuffer Y;
 // flags: bit 0 bias; bits 1-2 activation (0 none, 1 relu, 2 relu²);
 // bit 3 lanes along N
-layout(push_constant) uniform Push { uint M, N, K4, ldx4, ldw4, ldy4, flags; } p;
+// Copy z of a batch (grid z) reads and writes each operand zy, zx, zw, zb
+// floats further on (vks_batch).
+layout(push_constant) uniform Push { uint M, N, K4, ldx4, ldw4, ldy4, flags, zy, zx, zw, zb; } p;
 
 void main()
 {
@@ -28,9 +30,10 @@ void main()
     uint n0 = (lanes_n ? gl_GlobalInvocationID.x : gl_WorkGroupID.y) * TN;
     if (m0 >= p.M || n0 >= p.ldy4 * 4u)
         return;
+    uint z = gl_WorkGroupID.z, xo = z * (p.zx / 4u), wo = z * (p.zw / 4u), yo = z * (p.zy / 4u), bo = z * p.zb;
     int xrow[TM], wrow[TN];
-    for (uint i = 0u; i < TM; i++) xrow[i] = int(min(m0 + i, p.M - 1u) * p.ldx4);
-    for (uint j = 0u; j < TN; j++) wrow[j] = int(min(n0 + j, p.N - 1u) * p.ldw4);
+    for (uint i = 0u; i < TM; i++) xrow[i] = int(xo + min(m0 + i, p.M - 1u) * p.ldx4);
+    for (uint j = 0u; j < TN; j++) wrow[j] = int(wo + min(n0 + j, p.N - 1u) * p.ldw4);
     float acc[TM][TN];
     for (uint i = 0u; i < TM; i++)
         for (uint j = 0u; j < TN; j++) acc[i][j] = 0.0;
@@ -53,7 +56,7 @@ void main()
         bvec4 live = lessThan(col, uvec4(p.N));
         vec4 bias = vec4(0.0);
         if ((p.flags & 1u) != 0u) {
-            uvec4 bc = min(col, uvec4(p.N - 1u));
+            uvec4 bc = bo + min(col, uvec4(p.N - 1u));
             bias = vec4(imageLoad(Bias, int(bc.x)).x, imageLoad(Bias, int(bc.y)).x,
                         imageLoad(Bias, int(bc.z)).x, imageLoad(Bias, int(bc.w)).x);
         }
@@ -62,7 +65,7 @@ void main()
                 break;
             vec4 v = vec4(acc[i][4u * q], acc[i][4u * q + 1u], acc[i][4u * q + 2u], acc[i][4u * q + 3u]);
             v = act_apply(v + bias, act);
-            imageStore(Y, int((m0 + i) * p.ldy4 + c / 4u), mix(vec4(0.0), v, live));
+            imageStore(Y, int(yo + (m0 + i) * p.ldy4 + c / 4u), mix(vec4(0.0), v, live));
         }
     }
 }

@@ -23,7 +23,8 @@ layout(binding = 1, rgba32f) uniform readonly imageBuffer W;
 layout(binding = 2, r32f) uniform readonly imageBuffer Bias;
 layout(binding = 3, rgba32f) uniform writeonly imageBuffer Y;
 // flags: bit 0 bias; bits 1-2 activation (act.glsl: none, relu, relu²)
-layout(push_constant) uniform Push { uint M, N, K4, ldx4, ldw4, ldy4, flags; } p;
+// zy, zx, zw, zb: floats between a batch's copies (vks_batch, grid z).
+layout(push_constant) uniform Push { uint M, N, K4, ldx4, ldw4, ldy4, flags, zy, zx, zw, zb; } p;
 
 const uint TM = 32u, TN = 16u;
 
@@ -40,26 +41,26 @@ const uint TM = 32u, TN = 16u;
 #define DECL_C(i, j) float c##i##_##j = 0.0;
 #define DECL_COL(j) ROWS(DECL_C, j)
 // Texel k of X's row i, and of W's row j against all 32 rows.
-#define LOAD_A(i, j) vec4 a##i = imageLoad(X, int(min(m0 + uint(i), p.M - 1u) * p.ldx4) + k);
+#define LOAD_A(i, j) vec4 a##i = imageLoad(X, int(xo + min(m0 + uint(i), p.M - 1u) * p.ldx4) + k);
 #define FMA4(i, j) c##i##_##j = fma(a##i.w, b.w, fma(a##i.z, b.z, fma(a##i.y, b.y, fma(a##i.x, b.x, c##i##_##j))));
 #define COL_STEP(j) { vec4 b = imageLoad(W, wrow##j + k); ROWS(FMA4, j) }
-#define DECL_WROW(j) int wrow##j = int(min(n0 + uint(j), p.N - 1u) * p.ldw4);
+#define DECL_WROW(j) int wrow##j = int(wo + min(n0 + uint(j), p.N - 1u) * p.ldw4);
 // Row i's texel q (columns n0 + 4q ..): bias, activation, padding zeros.
 #define STORE(i, q, j0, j1, j2, j3) \
     if (m0 + uint(i) < p.M && n0 + 4u * uint(q) < p.ldy4 * 4u) \
-        imageStore(Y, int((m0 + uint(i)) * p.ldy4 + n0 / 4u + uint(q)), \
+        imageStore(Y, int(yo + (m0 + uint(i)) * p.ldy4 + n0 / 4u + uint(q)), \
                    finish(vec4(c##i##_##j0, c##i##_##j1, c##i##_##j2, c##i##_##j3), uint(q)));
 #define STORE_ROW(i, unused) STORE(i, 0, 0, 1, 2, 3) STORE(i, 1, 4, 5, 6, 7) \
     STORE(i, 2, 8, 9, 10, 11) STORE(i, 3, 12, 13, 14, 15)
 
-uint m0, n0;
+uint m0, n0, xo, wo, yo, bo;
 
 vec4 finish(vec4 v, uint q)
 {
     uint c = n0 + 4u * q;
     uvec4 col = uvec4(c, c + 1u, c + 2u, c + 3u);
     if ((p.flags & 1u) != 0u) {
-        uvec4 bc = min(col, uvec4(p.N - 1u));
+        uvec4 bc = bo + min(col, uvec4(p.N - 1u));
         v += vec4(imageLoad(Bias, int(bc.x)).x, imageLoad(Bias, int(bc.y)).x,
                   imageLoad(Bias, int(bc.z)).x, imageLoad(Bias, int(bc.w)).x);
     }
@@ -72,6 +73,8 @@ void main()
     // A workgroup's invocations (SIMD lanes on a CPU) spread along N.
     m0 = gl_WorkGroupID.y * TM;
     n0 = gl_GlobalInvocationID.x * TN;
+    uint z = gl_WorkGroupID.z;
+    xo = z * (p.zx / 4u), wo = z * (p.zw / 4u), yo = z * (p.zy / 4u), bo = z * p.zb;
     if (m0 >= p.M || n0 >= p.ldy4 * 4u)
         return;
     COLS(DECL_COL)

@@ -20,17 +20,21 @@ layout(binding = 1, r32f) uniform readonly imageBuffer B;
 layout(binding = 2, r32f) uniform readonly imageBuffer Bias;
 layout(binding = 3, r32f) uniform imageBuffer C;
 // flags: bit 0 bias; bits 1-2 activation (0 none, 1 relu, 2 relu²); bit 3 accumulate
-layout(push_constant) uniform Push { uint M, N, K, a_si, a_sk, b_sk, b_sj, ldc, flags; } p;
+// za, zb, zbias, zc: floats between a batch's copies (vks_batch, grid z).
+layout(push_constant) uniform Push { uint M, N, K, a_si, a_sk, b_sk, b_sj, ldc, flags, za, zb, zbias, zc; } p;
 
 shared float As[TK][BM];
 shared float Bs[TK][BN];
 
-float load_a(uint i, uint k) { return i < p.M && k < p.K ? imageLoad(A, int(i * p.a_si + k * p.a_sk)).x : 0.0; }
-float load_b(uint k, uint j) { return k < p.K && j < p.N ? imageLoad(B, int(k * p.b_sk + j * p.b_sj)).x : 0.0; }
+uint ao, bo, biaso, co;
+
+float load_a(uint i, uint k) { return i < p.M && k < p.K ? imageLoad(A, int(ao + i * p.a_si + k * p.a_sk)).x : 0.0; }
+float load_b(uint k, uint j) { return k < p.K && j < p.N ? imageLoad(B, int(bo + k * p.b_sk + j * p.b_sj)).x : 0.0; }
 
 void main()
 {
-    uint tx = gl_LocalInvocationID.x, ty = gl_LocalInvocationID.y;
+    uint tx = gl_LocalInvocationID.x, ty = gl_LocalInvocationID.y, z = gl_WorkGroupID.z;
+    ao = z * p.za, bo = z * p.zb, biaso = z * p.zbias, co = z * p.zc;
     uint t = ty * WX + tx, threads = WX * WY;
     uint i0 = gl_WorkGroupID.y * BM, j0 = gl_WorkGroupID.x * BN;
     float acc[TM][TN];
@@ -67,11 +71,11 @@ void main()
                 continue;
             float v = acc[r][c];
             if ((p.flags & 1u) != 0u)
-                v += imageLoad(Bias, int(min(j, p.N - 1u))).x;
+                v += imageLoad(Bias, int(biaso + min(j, p.N - 1u))).x;
             v = act_apply(vec4(v), act).x;
             if ((p.flags & 8u) != 0u)
-                v += imageLoad(C, int(i * p.ldc + j)).x;
-            imageStore(C, int(i * p.ldc + j), vec4(j < p.N ? v : 0.0));
+                v += imageLoad(C, int(co + i * p.ldc + j)).x;
+            imageStore(C, int(co + i * p.ldc + j), vec4(j < p.N ? v : 0.0));
         }
     }
 }

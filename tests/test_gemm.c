@@ -224,6 +224,140 @@ static void test_chain(void **state)
     assert_int_equal(failures, 0);
 }
 
+/* ---- batches -------------------------------------------------------------- */
+
+/* Every operand is a stack of `count` copies, `gap` spare rows apart (so
+ * steps are not the dense size), except a shared x (step 0) when asked.
+ * Each copy must equal the reference on its own slice, and the spare rows
+ * must be left as they were. */
+enum { COPIES = 3, GAP = 2 };
+
+typedef struct stack {
+    vks_tensor *t;
+    float *h;
+    uint32_t rows, cols;   /* of one copy */
+    uint64_t step;         /* floats */
+} stack;
+
+static stack stack_make(uint32_t rows, uint32_t cols, uint32_t copies, uint64_t seed)
+{
+    stack s = {.rows = rows, .cols = cols};
+    s.t = th_rand_tensor(copies * (rows + GAP), cols, seed, &s.h);
+    s.step = copies > 1 ? (uint64_t)(rows + GAP) * vks_tensor_stride(s.t) : 0;
+    return s;
+}
+
+static float *slice(const stack *s, uint32_t z) { return s->h + (size_t)z * (s->step ? s->rows + GAP : 0) * s->cols; }
+
+static void stack_free(stack *s)
+{
+    vks_tensor_destroy(s->t);
+    free(s->h);
+}
+
+static int run_batched(const gshape *g, uint64_t seed, int form, int shared_x)
+{
+    uint32_t m = g->m, n = g->n, k = g->k;
+    stack a, b, c, bias = {0};
+    vks_batch bt = {COPIES, m, {0}};
+    vks_seq *seq = th_seq_begin(0);
+    if (form == 0) {   /* y = x·wᵀ + b, x shared or stacked */
+        c = stack_make(m, n, COPIES, seed);
+        a = stack_make(m, k, shared_x ? 1 : COPIES, seed + 1);
+        b = stack_make(n, k, COPIES, seed + 2);
+        bias = stack_make(1, n, COPIES, seed + 3);
+        bt.step[0] = c.step, bt.step[1] = a.step, bt.step[2] = b.step, bt.step[3] = bias.step;
+        TH_OK(vks_gemm_fwd_batched(seq, c.t, a.t, b.t, bias.t, VKS_ACT_RELU2, &bt));
+    } else if (form == 1) {   /* dx += dy·w */
+        c = stack_make(m, k, COPIES, seed);
+        a = stack_make(m, n, COPIES, seed + 1);
+        b = stack_make(n, k, COPIES, seed + 2);
+        bt.step[0] = c.step, bt.step[1] = a.step, bt.step[2] = b.step;
+        TH_OK(vks_gemm_dx_batched(seq, c.t, a.t, b.t, 1, &bt));
+    } else {   /* dw += dyᵀ·x */
+        c = stack_make(n, k, COPIES, seed);
+        a = stack_make(m, n, COPIES, seed + 1);
+        b = stack_make(m, k, COPIES, seed + 2);
+        bt.step[0] = c.step, bt.step[1] = a.step, bt.step[2] = b.step;
+        TH_OK(vks_gemm_dw_batched(seq, c.t, a.t, b.t, 1, &bt));
+    }
+    th_seq_finish(seq);
+    for (uint32_t z = 0; z < COPIES; z++) {
+        if (form == 0)
+            ref_gemm_fwd(slice(&c, z), slice(&a, z), slice(&b, z), slice(&bias, z), m, n, k, REF_ACT_RELU2);
+        else if (form == 1)
+            ref_gemm_dx(slice(&c, z), slice(&a, z), slice(&b, z), m, n, k, 1);
+        else
+            ref_gemm_dw(slice(&c, z), slice(&a, z), slice(&b, z), m, n, k, 1);
+    }
+    char extra[32], what[128];
+    snprintf(extra, sizeof extra, "batch of %d shared_x=%d", COPIES, shared_x);
+    shape_name(what, sizeof what, form == 0 ? "gemm_fwd" : form == 1 ? "gemm_dx" : "gemm_dw", g, extra);
+    int ok = th_check(c.t, c.h, TH_TOL, what);
+    stack_free(&a), stack_free(&b), stack_free(&c);
+    if (bias.t)
+        stack_free(&bias);
+    return ok;
+}
+
+static void test_batched(void **state)
+{
+    (void)state;
+    static const gshape batch_shapes[] = {{1, 3, 5}, {33, 65, 31}, {129, 200, 70}, {256, 64, 128}};
+    int failures = 0;
+    for (size_t i = 0; i < sizeof batch_shapes / sizeof *batch_shapes; i++) {
+        for (int form = 0; form < 3; form++)
+            failures += !run_batched(&batch_shapes[i], 7000 + 10 * i + form, form, 0);
+        failures += !run_batched(&batch_shapes[i], 7500 + 10 * i, 0, 1);
+    }
+    assert_int_equal(failures, 0);
+}
+
+/* Column sums of each copy of a stack into its own row of out. */
+static void test_sum_cols_batched(void **state)
+{
+    (void)state;
+    stack x = stack_make(37, 19, COPIES, 7900), out = stack_make(1, 19, COPIES, 7901);
+    vks_batch bt = {COPIES, 37, {out.step, x.step}};
+    vks_seq *seq = th_seq_begin(0);
+    TH_OK(vks_sum_cols_batched(seq, out.t, x.t, 1, &bt));
+    th_seq_finish(seq);
+    for (uint32_t z = 0; z < COPIES; z++)
+        ref_sum_cols(slice(&out, z), slice(&x, z), 37, 19, 1);
+    assert_true(th_check(out.t, out.h, TH_TOL, "sum_cols batch of 3"));
+    stack_free(&x), stack_free(&out);
+}
+
+/* Copies that do not fit, overlap where written, or sit at unaligned steps
+ * are refused with a message naming the operand. */
+static void expect_error(vksac_status st, const char *needle)
+{
+    assert_int_equal(st, VKSAC_E_ARG);
+    if (!strstr(vks_ctx_error(th.ctx), needle))
+        fail_msg("message \"%s\" does not mention %s", vks_ctx_error(th.ctx), needle);
+    th_clear_error(th.ctx);
+}
+
+static void test_batched_errors(void **state)
+{
+    (void)state;
+    stack y = stack_make(8, 8, COPIES, 7950), x = stack_make(8, 8, COPIES, 7951), w = stack_make(8, 8, COPIES, 7952);
+    vks_seq *seq = th_seq_begin(0);
+    vks_batch bt = {COPIES, 8, {y.step, x.step, w.step}};
+    bt.step[1] = x.step + 8 * vks_tensor_stride(x.t);   /* past the end */
+    expect_error(vks_gemm_fwd_batched(seq, y.t, x.t, w.t, NULL, VKS_ACT_NONE, &bt), "'x'");
+    bt.step[1] = x.step;
+    bt.step[0] = 4;   /* written copies overlap */
+    expect_error(vks_gemm_fwd_batched(seq, y.t, x.t, w.t, NULL, VKS_ACT_NONE, &bt), "overlap");
+    bt.step[0] = y.step + 2;   /* not a whole texel */
+    expect_error(vks_gemm_fwd_batched(seq, y.t, x.t, w.t, NULL, VKS_ACT_NONE, &bt), "multiple of 4");
+    bt.step[0] = y.step;
+    bt.count = 0;
+    expect_error(vks_gemm_dw_batched(seq, w.t, y.t, x.t, 0, &bt), "at least one copy");
+    vks_seq_destroy(seq);
+    stack_free(&y), stack_free(&x), stack_free(&w);
+}
+
 int main(int argc, char **argv)
 {
     if (th_parse_args(argc, argv, "gemm") != 0)
@@ -241,6 +375,9 @@ int main(int argc, char **argv)
         TH_TEST(test_gemm_dw),
         TH_TEST(test_tolerance_discriminates),
         TH_TEST(test_chain),
+        TH_TEST(test_batched),
+        TH_TEST(test_sum_cols_batched),
+        TH_TEST(test_batched_errors),
     };
     return cmocka_run_group_tests_name(th.group_name, tests, th_group_setup, th_group_teardown);
 }

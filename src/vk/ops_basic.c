@@ -34,6 +34,28 @@ vksac_status vks_need_shape(vks_ctx *ctx, const vks_tensor *t, uint32_t rows, ui
     return VKSAC_OK;
 }
 
+vksac_status vks_need_copies(vks_ctx *ctx, const vks_tensor *t, uint32_t rows, uint32_t cols, uint32_t count,
+                             uint64_t step, bool written, const char *fn, const char *name)
+{
+    VKS_TRY(vks_need_tensor(ctx, t, fn, name));
+    if (t->cols != cols)
+        return vks_fail(ctx, VKSAC_E_ARG, "%s: tensor '%s' has %u columns, expected %u", fn, name, t->cols, cols);
+    uint64_t copy = (uint64_t)rows * t->stride, have = (uint64_t)t->rows * t->stride;
+    if (count == 0)
+        return vks_fail(ctx, VKSAC_E_ARG, "%s: a batch needs at least one copy", fn);
+    if (step % 4 != 0 || step > UINT32_MAX)
+        return vks_fail(ctx, VKSAC_E_ARG, "%s: tensor '%s': the step between copies must be a multiple of 4 "
+                        "floats below 2^32, got %llu", fn, name, (unsigned long long)step);
+    if (written && count > 1 && step < copy)
+        return vks_fail(ctx, VKSAC_E_ARG, "%s: tensor '%s' is written, so its copies (%llu floats each) must "
+                        "not overlap, but they are %llu floats apart", fn, name, (unsigned long long)copy,
+                        (unsigned long long)step);
+    if ((count - 1) * step + copy > have)
+        return vks_fail(ctx, VKSAC_E_ARG, "%s: tensor '%s' (%ux%u) does not hold %u copies of %u rows %llu "
+                        "floats apart", fn, name, t->rows, t->cols, count, rows, (unsigned long long)step);
+    return VKSAC_OK;
+}
+
 vksac_status vks_need_distinct(vks_ctx *ctx, const vks_tensor *a, const char *a_name, const vks_tensor *b,
                                const char *b_name, const char *fn)
 {
@@ -95,14 +117,31 @@ vksac_status vks_sum_rows(vks_seq *s, vks_tensor *out, const vks_tensor *x, int 
 
 vksac_status vks_sum_cols(vks_seq *s, vks_tensor *out, const vks_tensor *x, int accumulate)
 {
+    return vks_sum_cols_batched(s, out, x, accumulate, NULL);
+}
+
+vksac_status vks_sum_cols_batched(vks_seq *s, vks_tensor *out, const vks_tensor *x, int accumulate,
+                                  const vks_batch *batch)
+{
+    static const char fn[] = "vks_sum_cols";
     if (!s)
         return VKSAC_E_ARG;
     vks_ctx *ctx = vks_seq_ctx(s);
-    VKS_TRY(vks_need_tensor(ctx, out, "vks_sum_cols", "out"));
-    VKS_TRY(vks_need_tensor(ctx, x, "vks_sum_cols", "x"));
-    VKS_TRY(vks_need_shape(ctx, out, 1, x->cols, "vks_sum_cols", "out"));
-    VKS_TRY(vks_need_loop(ctx, x->rows, "vks_sum_cols", "a column of rows"));
-    struct { uint32_t rows, stride4, accumulate; } pc = {x->rows, x->stride / 4, accumulate != 0};
+    VKS_TRY(vks_need_tensor(ctx, out, fn, "out"));
+    VKS_TRY(vks_need_tensor(ctx, x, fn, "x"));
+    vks_batch one = {1, x->rows, {0}};
+    const vks_batch *b = batch ? batch : &one;
+    if (batch) {
+        VKS_TRY(vks_need_copies(ctx, out, 1, x->cols, b->count, b->step[0], true, fn, "out"));
+        VKS_TRY(vks_need_copies(ctx, x, b->rows, x->cols, b->count, b->step[1], false, fn, "x"));
+        VKS_TRY(vks_need_distinct(ctx, out, "out", x, "x", fn));
+    } else {
+        VKS_TRY(vks_need_shape(ctx, out, 1, x->cols, fn, "out"));
+    }
+    VKS_TRY(vks_need_loop(ctx, b->rows, fn, "a column of rows"));
+    struct { uint32_t rows, stride4, accumulate, zout, zx; } pc = {
+        b->rows, x->stride / 4, accumulate != 0, (uint32_t)b->step[0], (uint32_t)b->step[1]};
     const vks_tensor *ops[] = {x, out};
-    return vks_launch(s, VKS_K_SUM_COLS, ops, &pc, sizeof pc, vks_groups_1d(ctx, VKS_K_SUM_COLS, pc.stride4), 1, 1);
+    return vks_launch(s, VKS_K_SUM_COLS, ops, &pc, sizeof pc, vks_groups_1d(ctx, VKS_K_SUM_COLS, pc.stride4), 1,
+                      b->count);
 }

@@ -6,25 +6,27 @@
 
 static uint32_t ceil_div(uint32_t a, uint32_t b) { return (a + b - 1) / b; }
 
-/* C = A·B through strides, for the tiled kernel (see gemm_tiled.comp). */
-typedef struct tiled_push { uint32_t M, N, K, a_si, a_sk, b_sk, b_sj, ldc, flags; } tiled_push;
+/* C = A·B through strides, for the tiled kernel (see gemm_tiled.comp);
+ * za…zc: floats between a batch's copies. */
+typedef struct tiled_push { uint32_t M, N, K, a_si, a_sk, b_sk, b_sj, ldc, flags, za, zb, zbias, zc; } tiled_push;
 
 static vksac_status launch_tiled(vks_seq *s, const vks_tensor *a, const vks_tensor *b, const vks_tensor *bias,
-                                 const vks_tensor *c, const tiled_push *pc)
+                                 const vks_tensor *c, const tiled_push *pc, uint32_t copies)
 {
     vks_ctx *ctx = vks_seq_ctx(s);
     uint32_t lx, ly, tm, tn;
     vks_kernel_local_size(ctx, VKS_K_GEMM_TILED, &lx, &ly);
     vks_kernel_tile(ctx, VKS_K_GEMM_TILED, &tm, &tn);
     const vks_tensor *ops[] = {a, b, bias, c};
-    return vks_launch(s, VKS_K_GEMM_TILED, ops, pc, sizeof *pc, ceil_div(pc->ldc, lx * tn), ceil_div(pc->M, ly * tm), 1);
+    return vks_launch(s, VKS_K_GEMM_TILED, ops, pc, sizeof *pc, ceil_div(pc->ldc, lx * tn), ceil_div(pc->M, ly * tm),
+                      copies);
 }
 
 /* Grid of a blocked kernel whose invocations own TM rows of `rows` and TN
  * padded columns of `stride` each; a workgroup's invocations spread along
  * the rows, or along the columns when `lanes_cols`. */
 static vksac_status launch_blocked(vks_seq *s, vks_kernel_id id, const vks_tensor *const *ops, const void *pc,
-                                   uint32_t size, uint32_t rows, uint32_t stride, bool lanes_cols)
+                                   uint32_t size, uint32_t rows, uint32_t stride, bool lanes_cols, uint32_t copies)
 {
     vks_ctx *ctx = vks_seq_ctx(s);
     uint32_t lx, ly, tm, tn;
@@ -32,8 +34,8 @@ static vksac_status launch_blocked(vks_seq *s, vks_kernel_id id, const vks_tenso
     vks_kernel_tile(ctx, id, &tm, &tn);
     uint32_t row_blocks = ceil_div(rows, tm), col_blocks = ceil_div(stride, tn);
     if (lanes_cols)
-        return vks_launch(s, id, ops, pc, size, ceil_div(col_blocks, lx), ceil_div(row_blocks, ly), 1);
-    return vks_launch(s, id, ops, pc, size, ceil_div(row_blocks, lx), ceil_div(col_blocks, ly), 1);
+        return vks_launch(s, id, ops, pc, size, ceil_div(col_blocks, lx), ceil_div(row_blocks, ly), copies);
+    return vks_launch(s, id, ops, pc, size, ceil_div(row_blocks, lx), ceil_div(col_blocks, ly), copies);
 }
 
 /* The 32×16 blocks (gemm_*_big.comp) for outputs of at least 128 rows and
@@ -43,8 +45,41 @@ static vksac_status launch_blocked(vks_seq *s, vks_kernel_id id, const vks_tenso
  * took 921 instead of 676 µs), and 64 columns leave half the lanes idle. */
 static bool big_blocks(uint32_t rows, uint32_t stride) { return rows >= 128 && stride >= 128; }
 
+/* Checks operand i of a GEMM: exactly rows×cols without a batch, else
+ * the batch's copies of it. */
+static vksac_status operand(vks_ctx *ctx, const char *fn, const vks_batch *batch, int i, const vks_tensor *t,
+                            uint32_t rows, uint32_t cols, bool written, const char *name)
+{
+    VKS_TRY(vks_need_tensor(ctx, t, fn, name));
+    if (!batch)
+        return vks_need_shape(ctx, t, rows, cols, fn, name);
+    return vks_need_copies(ctx, t, rows, cols, batch->count, batch->step[i], written, fn, name);
+}
+
+/* Copies, M and the steps (floats, as pushed) of a call: one copy of
+ * `rows` rows with no batch. */
+typedef struct copies { uint32_t count, M, z[VKS_BATCH_OPS]; } copies;
+
+static copies copies_of(const vks_batch *batch, uint32_t rows)
+{
+    copies c = {1, rows, {0}};
+    if (batch) {
+        c.count = batch->count;
+        c.M = batch->rows;
+        for (int i = 0; i < VKS_BATCH_OPS; i++)
+            c.z[i] = (uint32_t)batch->step[i];
+    }
+    return c;
+}
+
 vksac_status vks_gemm_fwd(vks_seq *s, vks_tensor *y, const vks_tensor *x, const vks_tensor *w, const vks_tensor *b,
                           vks_act act)
+{
+    return vks_gemm_fwd_batched(s, y, x, w, b, act, NULL);
+}
+
+vksac_status vks_gemm_fwd_batched(vks_seq *s, vks_tensor *y, const vks_tensor *x, const vks_tensor *w,
+                                  const vks_tensor *b, vks_act act, const vks_batch *batch)
 {
     static const char fn[] = "vks_gemm_fwd";
     if (!s)
@@ -53,22 +88,23 @@ vksac_status vks_gemm_fwd(vks_seq *s, vks_tensor *y, const vks_tensor *x, const 
     VKS_TRY(vks_need_tensor(ctx, y, fn, "y"));
     VKS_TRY(vks_need_tensor(ctx, x, fn, "x"));
     VKS_TRY(vks_need_tensor(ctx, w, fn, "w"));
-    uint32_t M = x->rows, K = x->cols, N = w->rows;
-    VKS_TRY(vks_need_shape(ctx, w, N, K, fn, "w"));
-    VKS_TRY(vks_need_shape(ctx, y, M, N, fn, "y"));
-    if (b) {
-        VKS_TRY(vks_need_tensor(ctx, b, fn, "b"));
-        VKS_TRY(vks_need_shape(ctx, b, 1, N, fn, "b"));
-    }
+    copies z = copies_of(batch, x->rows);
+    uint32_t M = z.M, K = x->cols, N = batch ? y->cols : w->rows;
+    VKS_TRY(operand(ctx, fn, batch, 0, y, M, N, true, "y"));
+    VKS_TRY(operand(ctx, fn, batch, 1, x, M, K, false, "x"));
+    VKS_TRY(operand(ctx, fn, batch, 2, w, N, K, false, "w"));
+    if (b)
+        VKS_TRY(operand(ctx, fn, batch, 3, b, 1, N, false, "b"));
     if ((unsigned)act > VKS_ACT_RELU2)
         return vks_fail(ctx, VKSAC_E_ARG, "%s: activation %d is not one of none (0), relu (1), relu2 (2)", fn, (int)act);
     VKS_TRY(vks_need_distinct(ctx, y, "y", x, "x", fn));
     VKS_TRY(vks_need_distinct(ctx, y, "y", w, "w", fn));
+    VKS_TRY(vks_need_distinct(ctx, y, "y", b, "b", fn));
     VKS_TRY(vks_need_loop(ctx, x->stride / 4, fn, "a reduction over K/4 texels"));
     uint32_t flags = (b ? 1u : 0u) | (uint32_t)act << 1;
     if (ctx->gemm_variant == 2) {
-        tiled_push pc = {M, N, K, x->stride, 1, 1, w->stride, y->stride, flags};
-        return launch_tiled(s, x, w, b, y, &pc);
+        tiled_push pc = {M, N, K, x->stride, 1, 1, w->stride, y->stride, flags, z.z[1], z.z[2], z.z[3], z.z[0]};
+        return launch_tiled(s, x, w, b, y, &pc, z.count);
     }
     uint32_t lx, ly, tm, tn;
     vks_kernel_id id = big_blocks(M, y->stride) ? VKS_K_GEMM_FWD_BIG : VKS_K_GEMM_FWD;
@@ -78,13 +114,20 @@ vksac_status vks_gemm_fwd(vks_seq *s, vks_tensor *y, const vks_tensor *x, const 
      * 13 GFLOP/s at 100×64×64 on lavapipe; narrow outputs keep them on M.
      * The big blocks always have them along N. */
     bool lanes_n = id == VKS_K_GEMM_FWD_BIG || ceil_div(y->stride, tn) >= lx;
-    struct { uint32_t M, N, K4, ldx4, ldw4, ldy4, flags; } pc = {
-        M, N, x->stride / 4, x->stride / 4, w->stride / 4, y->stride / 4, flags | (lanes_n ? 8u : 0u)};
+    struct { uint32_t M, N, K4, ldx4, ldw4, ldy4, flags, zy, zx, zw, zb; } pc = {
+        M, N, x->stride / 4, x->stride / 4, w->stride / 4, y->stride / 4, flags | (lanes_n ? 8u : 0u),
+        z.z[0], z.z[1], z.z[2], z.z[3]};
     const vks_tensor *ops[] = {x, w, b, y};
-    return launch_blocked(s, id, ops, &pc, sizeof pc, M, y->stride, lanes_n);
+    return launch_blocked(s, id, ops, &pc, sizeof pc, M, y->stride, lanes_n, z.count);
 }
 
 vksac_status vks_gemm_dx(vks_seq *s, vks_tensor *dx, const vks_tensor *dy, const vks_tensor *w, int accumulate)
+{
+    return vks_gemm_dx_batched(s, dx, dy, w, accumulate, NULL);
+}
+
+vksac_status vks_gemm_dx_batched(vks_seq *s, vks_tensor *dx, const vks_tensor *dy, const vks_tensor *w,
+                                 int accumulate, const vks_batch *batch)
 {
     static const char fn[] = "vks_gemm_dx";
     if (!s)
@@ -93,25 +136,34 @@ vksac_status vks_gemm_dx(vks_seq *s, vks_tensor *dx, const vks_tensor *dy, const
     VKS_TRY(vks_need_tensor(ctx, dx, fn, "dx"));
     VKS_TRY(vks_need_tensor(ctx, dy, fn, "dy"));
     VKS_TRY(vks_need_tensor(ctx, w, fn, "w"));
-    uint32_t M = dy->rows, N = dy->cols, K = w->cols;
-    VKS_TRY(vks_need_shape(ctx, w, N, K, fn, "w"));
-    VKS_TRY(vks_need_shape(ctx, dx, M, K, fn, "dx"));
+    copies z = copies_of(batch, dy->rows);
+    uint32_t M = z.M, N = dy->cols, K = batch ? dx->cols : w->cols;
+    VKS_TRY(operand(ctx, fn, batch, 0, dx, M, K, true, "dx"));
+    VKS_TRY(operand(ctx, fn, batch, 1, dy, M, N, false, "dy"));
+    VKS_TRY(operand(ctx, fn, batch, 2, w, N, K, false, "w"));
     VKS_TRY(vks_need_distinct(ctx, dx, "dx", dy, "dy", fn));
     VKS_TRY(vks_need_distinct(ctx, dx, "dx", w, "w", fn));
     VKS_TRY(vks_need_loop(ctx, N, fn, "a reduction over N"));
     if (ctx->gemm_variant == 2) {
-        tiled_push pc = {M, K, N, dy->stride, 1, w->stride, 1, dx->stride, accumulate ? 8u : 0u};
-        return launch_tiled(s, dy, w, NULL, dx, &pc);
+        tiled_push pc = {M, K, N, dy->stride, 1, w->stride, 1, dx->stride, accumulate ? 8u : 0u,
+                         z.z[1], z.z[2], 0, z.z[0]};
+        return launch_tiled(s, dy, w, NULL, dx, &pc, z.count);
     }
-    struct { uint32_t M, N, K, lddy4, ldw4, lddx4, accumulate; } pc = {
-        M, N, K, dy->stride / 4, w->stride / 4, dx->stride / 4, accumulate != 0};
+    struct { uint32_t M, N, K, lddy4, ldw4, lddx4, accumulate, zdx, zdy, zw; } pc = {
+        M, N, K, dy->stride / 4, w->stride / 4, dx->stride / 4, accumulate != 0, z.z[0], z.z[1], z.z[2]};
     const vks_tensor *ops[] = {dy, w, dx};
     if (big_blocks(M, dx->stride))
-        return launch_blocked(s, VKS_K_GEMM_DX_BIG, ops, &pc, sizeof pc, M, dx->stride, true);
-    return launch_blocked(s, VKS_K_GEMM_DX, ops, &pc, sizeof pc, M, dx->stride, false);
+        return launch_blocked(s, VKS_K_GEMM_DX_BIG, ops, &pc, sizeof pc, M, dx->stride, true, z.count);
+    return launch_blocked(s, VKS_K_GEMM_DX, ops, &pc, sizeof pc, M, dx->stride, false, z.count);
 }
 
 vksac_status vks_gemm_dw(vks_seq *s, vks_tensor *dw, const vks_tensor *dy, const vks_tensor *x, int accumulate)
+{
+    return vks_gemm_dw_batched(s, dw, dy, x, accumulate, NULL);
+}
+
+vksac_status vks_gemm_dw_batched(vks_seq *s, vks_tensor *dw, const vks_tensor *dy, const vks_tensor *x,
+                                 int accumulate, const vks_batch *batch)
 {
     static const char fn[] = "vks_gemm_dw";
     if (!s)
@@ -120,20 +172,23 @@ vksac_status vks_gemm_dw(vks_seq *s, vks_tensor *dw, const vks_tensor *dy, const
     VKS_TRY(vks_need_tensor(ctx, dw, fn, "dw"));
     VKS_TRY(vks_need_tensor(ctx, dy, fn, "dy"));
     VKS_TRY(vks_need_tensor(ctx, x, fn, "x"));
-    uint32_t M = dy->rows, N = dy->cols, K = x->cols;
-    VKS_TRY(vks_need_shape(ctx, x, M, K, fn, "x"));
-    VKS_TRY(vks_need_shape(ctx, dw, N, K, fn, "dw"));
+    copies z = copies_of(batch, dy->rows);
+    uint32_t M = z.M, N = dy->cols, K = x->cols;
+    VKS_TRY(operand(ctx, fn, batch, 1, dy, M, N, false, "dy"));
+    VKS_TRY(operand(ctx, fn, batch, 2, x, M, K, false, "x"));
+    VKS_TRY(operand(ctx, fn, batch, 0, dw, N, K, true, "dw"));
     VKS_TRY(vks_need_distinct(ctx, dw, "dw", dy, "dy", fn));
     VKS_TRY(vks_need_distinct(ctx, dw, "dw", x, "x", fn));
     VKS_TRY(vks_need_loop(ctx, M, fn, "a reduction over M rows"));
     if (ctx->gemm_variant == 2) {
-        tiled_push pc = {N, K, M, 1, dy->stride, x->stride, 1, dw->stride, accumulate ? 8u : 0u};
-        return launch_tiled(s, dy, x, NULL, dw, &pc);
+        tiled_push pc = {N, K, M, 1, dy->stride, x->stride, 1, dw->stride, accumulate ? 8u : 0u,
+                         z.z[1], z.z[2], 0, z.z[0]};
+        return launch_tiled(s, dy, x, NULL, dw, &pc, z.count);
     }
-    struct { uint32_t M, N, K, lddy4, ldx4, lddw4, accumulate; } pc = {
-        M, N, K, dy->stride / 4, x->stride / 4, dw->stride / 4, accumulate != 0};
+    struct { uint32_t M, N, K, lddy4, ldx4, lddw4, accumulate, zdw, zdy, zx; } pc = {
+        M, N, K, dy->stride / 4, x->stride / 4, dw->stride / 4, accumulate != 0, z.z[0], z.z[1], z.z[2]};
     const vks_tensor *ops[] = {dy, x, dw};
     if (big_blocks(N, dw->stride))
-        return launch_blocked(s, VKS_K_GEMM_DW_BIG, ops, &pc, sizeof pc, N, dw->stride, true);
-    return launch_blocked(s, VKS_K_GEMM_DW, ops, &pc, sizeof pc, N, dw->stride, false);
+        return launch_blocked(s, VKS_K_GEMM_DW_BIG, ops, &pc, sizeof pc, N, dw->stride, true, z.count);
+    return launch_blocked(s, VKS_K_GEMM_DW, ops, &pc, sizeof pc, N, dw->stride, false, z.count);
 }

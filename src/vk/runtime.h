@@ -13,6 +13,7 @@
 #define VKSAC_VK_RUNTIME_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "vksac.h"
@@ -184,6 +185,28 @@ vksac_status vks_seq_dispatch_info(const vks_seq *seq, uint32_t i, vks_dispatch_
 /* The context a sequence records for. */
 vks_ctx *vks_seq_ctx(const vks_seq *seq);
 
+/* ---- batches: several copies of an op in one dispatch ------------------- */
+
+/* A batch runs `count` copies of an op in one dispatch (grid z), e.g. the
+ * same layer of several networks of one shape (src/nn ensembles). Each
+ * operand tensor holds every copy: copy z of operand i starts z·step[i]
+ * floats into it and has the tensor's cols and stride, and as many rows as
+ * the op says (`rows`, the M of every copy, for its row operands). Step 0
+ * shares one copy among all (inputs only); copies an op writes must not
+ * overlap. Steps are multiples of 4 floats. Operands are counted in the
+ * order of the op's arguments. */
+#define VKS_BATCH_OPS 4
+typedef struct vks_batch {
+    uint32_t count, rows;
+    uint64_t step[VKS_BATCH_OPS];
+} vks_batch;
+
+/* E_ARG unless t (checked with vks_need_tensor) has `cols` columns and
+ * holds `count` copies of `rows` rows, `step` floats apart (see vks_batch;
+ * `written`: the copies must not overlap). */
+vksac_status vks_need_copies(vks_ctx *ctx, const vks_tensor *t, uint32_t rows, uint32_t cols, uint32_t count,
+                             uint64_t step, bool written, const char *fn, const char *name);
+
 /* ---- basic tensor kernels (ops_basic.c, ops_gemm.c) --------------------- */
 
 typedef enum vks_act { VKS_ACT_NONE = 0, VKS_ACT_RELU = 1, VKS_ACT_RELU2 = 2 } vks_act;
@@ -205,5 +228,16 @@ vksac_status vks_gemm_dx(vks_seq *seq, vks_tensor *dx, const vks_tensor *dy, con
 /* dW (N×K) (+)= dYᵀ · X, dY M×N, X M×K */
 vksac_status vks_gemm_dw(vks_seq *seq, vks_tensor *dw, const vks_tensor *dy, const vks_tensor *x,
                          int accumulate);
+/* The same ops over a batch (NULL: one copy, as above). Each copy's M is
+ * batch->rows; N and K are the operands' cols (y, x for the forward; dy,
+ * dx for dx; dy, x for dw). */
+vksac_status vks_sum_cols_batched(vks_seq *seq, vks_tensor *out, const vks_tensor *x, int accumulate,
+                                  const vks_batch *batch);
+vksac_status vks_gemm_fwd_batched(vks_seq *seq, vks_tensor *y, const vks_tensor *x, const vks_tensor *w,
+                                  const vks_tensor *b, vks_act act, const vks_batch *batch);
+vksac_status vks_gemm_dx_batched(vks_seq *seq, vks_tensor *dx, const vks_tensor *dy, const vks_tensor *w,
+                                 int accumulate, const vks_batch *batch);
+vksac_status vks_gemm_dw_batched(vks_seq *seq, vks_tensor *dw, const vks_tensor *dy, const vks_tensor *x,
+                                 int accumulate, const vks_batch *batch);
 
 #endif
