@@ -33,11 +33,15 @@ layout(binding = 6, r32f) uniform readonly imageBuffer Values;
 layout(push_constant) uniform Push {
     uint rows, n, ldu4, ldy4, flags;
     float rate, scale;
-    uint seed, stream, counter;
+    uint seed, stream, counter;   // seed: zseed[0] holds it (src/nn/layernorm.c)
+    // Stacked networks (nn_stack): rows come zrows per network; network z's
+    // gain lies z·zgain floats on and its dropout key is zseed[z].
+    uint zrows, zgain;
+    uint zseed[16];
 } p;
 
 Dropout drop;
-uint row, ubase, ybase;
+uint row, lrow, ubase, ybase, gbase;   // lrow: the row within its network
 float mean, rstd;
 
 // Columns s..s+3 of dy's row and of gain, s >= 0 (CReLU's second half).
@@ -51,8 +55,8 @@ vec4 dy_window(int s)
 vec4 gain_window(int s)
 {
     int base = s >> 2, k = s & 3, last = int(p.ldy4) - 1;
-    vec4 lo = imageLoad(Gain, min(base, last));
-    return shift4(lo, k == 0 ? vec4(0.0) : imageLoad(Gain, min(base + 1, last)), k);
+    vec4 lo = imageLoad(Gain, int(gbase) + min(base, last));
+    return shift4(lo, k == 0 ? vec4(0.0) : imageLoad(Gain, int(gbase) + min(base + 1, last)), k);
 }
 
 // d = drop(u) for texel q of the row, zero outside it.
@@ -60,7 +64,7 @@ vec4 d_texel(int q)
 {
     if (q < 0 || q >= int(p.ldu4))
         return vec4(0.0);
-    return imageLoad(U, int(ubase) + q) * dropout4(drop, row, uint(q));
+    return imageLoad(U, int(ubase) + q) * dropout4(drop, lrow, uint(q));
 }
 
 // Columns s..s+3 of d (s >= -3), for CReLU's second half.
@@ -77,7 +81,7 @@ void first_half(uint q, uint act, vec4 d, out vec4 dy, out vec4 xh, out vec4 g)
 {
     bvec4 live = live4(4u * q, p.n);
     dy = imageLoad(DY, int(ybase + q));
-    g = mix(vec4(0.0), dy * imageLoad(Gain, int(q)), live);
+    g = mix(vec4(0.0), dy * imageLoad(Gain, int(gbase + q)), live);
     xh = mix(vec4(0.0), (act_apply(d, act) - mean) * rstd, live);
 }
 
@@ -96,7 +100,6 @@ void main()
     bool crelu = act == ACT_CRELU;
     drop.rate = p.rate;
     drop.scale = p.scale;
-    drop.key = uvec2(p.seed, p.stream);
     drop.counter = p.rate > 0.0 ? uvec2(imageLoad(Values, int(p.counter)).x,
                                         imageLoad(Values, int(p.counter) + 1).x)
                                 : uvec2(0u);
@@ -110,6 +113,10 @@ void main()
     for (uint r0 = gl_WorkGroupID.x * group_rows; r0 < p.rows; r0 += step) {
         row = r0 + slot;
         bool in_rows = row < p.rows;
+        uint z = in_rows ? row / p.zrows : 0u;
+        lrow = row - z * p.zrows;
+        gbase = z * (p.zgain / 4u);
+        drop.key = uvec2(p.zseed[z], p.stream);
         ubase = row * p.ldu4;
         ybase = row * p.ldy4;
         vec2 st = in_rows ? imageLoad(Stats, int(row)).xy : vec2(0.0);
@@ -135,7 +142,7 @@ void main()
         // Pass 2: du (s: the dropout multiplier, ∂d/∂u), and scratch =
         // dy ⊙ x̂ where its texels match u's.
         for (uint q = lx; !crelu && in_rows && q < n4; q += lanes) {
-            vec4 s = dropout4(drop, row, q), d = imageLoad(U, int(ubase + q)) * s, dy, xh, g;
+            vec4 s = dropout4(drop, lrow, q), d = imageLoad(U, int(ubase + q)) * s, dy, xh, g;
             first_half(q, act, d, dy, xh, g);
             vec4 du = rstd * (g - m.x - xh * m.y) * act_slope(d, act) * s;
             bvec4 live = live4(4u * q, p.n);
@@ -143,7 +150,7 @@ void main()
             imageStore(Scratch, int(ybase + q), mix(vec4(0.0), dy * xh, live));
         }
         for (uint q = lx; crelu && in_rows && q < n4; q += lanes) {
-            vec4 s = dropout4(drop, row, q), d = imageLoad(U, int(ubase + q)) * s, dy, x1, g1, x2, g2;
+            vec4 s = dropout4(drop, lrow, q), d = imageLoad(U, int(ubase + q)) * s, dy, x1, g1, x2, g2;
             first_half(q, act, d, dy, x1, g1);
             second_half(q, d, x2, g2);
             vec4 du = rstd * ((g1 - m.x - x1 * m.y) * act_slope(d, act) +

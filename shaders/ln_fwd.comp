@@ -37,18 +37,22 @@ layout(binding = 5, r32f) uniform readonly imageBuffer Values;
 layout(push_constant) uniform Push {
     uint rows, n, ldu4, ldy4, flags;
     float rate, scale;
-    uint seed, stream, counter;
+    uint seed, stream, counter;   // seed: zseed[0] holds it (src/nn/layernorm.c)
+    // Stacked networks (nn_stack): rows come zrows per network; network z's
+    // gain lies z·zgain floats on and its dropout key is zseed[z].
+    uint zrows, zgain;
+    uint zseed[16];
 } p;
 
 Dropout drop;
-uint row, ubase, ybase;
+uint row, lrow, ubase, ybase, gbase;   // lrow: the row within its network
 
 // d = drop(u) for texel q of the row, zero outside it (u's padding is 0).
 vec4 d_texel(int q)
 {
     if (q < 0 || q >= int(p.ldu4))
         return vec4(0.0);
-    return imageLoad(U, int(ubase) + q) * dropout4(drop, row, uint(q));
+    return imageLoad(U, int(ubase) + q) * dropout4(drop, lrow, uint(q));
 }
 
 // Columns s..s+3 of d (s >= -3), for CReLU's second half.
@@ -60,7 +64,7 @@ vec4 d_window(int s)
 
 void store_y(uint q, vec4 a, float mean, float rstd, uint width)
 {
-    vec4 y = imageLoad(Gain, int(q)) * ((a - mean) * rstd);
+    vec4 y = imageLoad(Gain, int(gbase + q)) * ((a - mean) * rstd);
     if ((p.flags & 4u) != 0u)
         y += imageLoad(Res, int(ybase + q));
     imageStore(Y, int(ybase + q), mix(vec4(0.0), y, live4(4u * q, width)));
@@ -72,7 +76,6 @@ void main()
     bool crelu = act == ACT_CRELU;
     drop.rate = p.rate;
     drop.scale = p.scale;
-    drop.key = uvec2(p.seed, p.stream);
     drop.counter = p.rate > 0.0 ? uvec2(imageLoad(Values, int(p.counter)).x,
                                         imageLoad(Values, int(p.counter) + 1).x)
                                 : uvec2(0u);
@@ -87,6 +90,10 @@ void main()
     for (uint r0 = gl_WorkGroupID.x * group_rows; r0 < p.rows; r0 += step) {
         row = r0 + slot;
         bool in_rows = row < p.rows;
+        uint z = in_rows ? row / p.zrows : 0u;
+        lrow = row - z * p.zrows;
+        gbase = z * (p.zgain / 4u);
+        drop.key = uvec2(p.zseed[z], p.stream);
         ubase = row * p.ldu4;
         ybase = row * p.ldy4;
 

@@ -50,6 +50,13 @@ static ref_dropout ref_drop_of(double rate, float lo, float hi)
     return (ref_dropout){rate, SEED, STREAM, (uint64_t)lo + ((uint64_t)hi << 24)};
 }
 
+static ref_dropout ref_drop_seeded(double rate, uint32_t seed)
+{
+    ref_dropout d = ref_drop_of(rate, COUNTER_LO, COUNTER_HI);
+    d.seed = seed;
+    return d;
+}
+
 /* ---- the reference on its own ------------------------------------------- */
 
 /* Random123's kat_vectors for philox4x32_10. */
@@ -355,11 +362,11 @@ static float *du_term_scale(const ln_case *c, const double *u, const double *dy,
     return f;
 }
 
-static ln_want ln_reference(const ln_case *c, const ln_host *h)
+static ln_want ln_reference(const ln_case *c, const ln_host *h, uint32_t seed)
 {
     uint32_t w = nn_act_width(c->act, c->cols);
     size_t nu = (size_t)c->rows * c->cols, ny = (size_t)c->rows * w;
-    ref_dropout rd = ref_drop_of(c->rate, COUNTER_LO, COUNTER_HI);
+    ref_dropout rd = ref_drop_seeded(c->rate, seed);
     double *u = th_to_double(h->u, nu), *gain = th_to_double(h->gain, w), *dy = th_to_double(h->dy, ny);
     double *res = c->residual ? th_to_double(h->res, ny) : NULL, *dg = th_to_double(h->dgain, w);
     double *yd = malloc(ny * sizeof *yd), *sd = malloc(2 * (size_t)c->rows * sizeof *sd);
@@ -415,7 +422,7 @@ static int check_ln(const ln_case *c, const vks_tensor *values, uint64_t seed)
     TH_OK(nn_ln_backward(seq, du, dgain, scratch, dy, u, gain, stats, c->act, &drop, c->accumulate));
     th_seq_finish(seq);
 
-    ln_want want = ln_reference(c, &h);
+    ln_want want = ln_reference(c, &h, SEED);
     char what[128];
     int n = snprintf(what, sizeof what, "LN %s %ux%u rate %g%s%s", nn_act_name(c->act), b, c->cols,
                      (double)c->rate, c->residual ? " residual" : "", c->accumulate ? " accumulate" : "");
@@ -450,6 +457,85 @@ static void test_layernorm(void **state)
                     ln_case c = {SHAPES[s].rows, SHAPES[s].cols, ACTS[a], RATES[r], res, k % 3 == 0};
                     failures += check_ln(&c, values, 5000 + 100 * (uint64_t)k);
                 }
+    vks_tensor_destroy(values);
+    assert_int_equal(failures, 0);
+}
+
+/* A stack of networks (nn_stack) computes what each would alone: three
+ * networks with their own rows, gains (a spare row apart, which the gain
+ * gradient must leave alone) and dropout seeds, each against the
+ * reference on its own rows. */
+enum { NETS = 3 };
+
+static void copy_want(float *dst, const float *src, size_t n) { memcpy(dst, src, n * sizeof *dst); }
+
+static int check_ln_stacked(const ln_case *c, const vks_tensor *values, uint64_t seed)
+{
+    static const uint32_t seeds[NETS] = {SEED, SEED + 17u, SEED ^ 0xABCDEFu};
+    uint32_t w = nn_act_width(c->act, c->cols), b = c->rows, rows = NETS * b;
+    size_t nu = (size_t)b * c->cols, ny = (size_t)b * w;
+    ln_host h = {0};
+    vks_tensor *u = th_rand_tensor(rows, c->cols, seed, &h.u), *gain = th_rand_tensor(2 * NETS, w, seed + 1, &h.gain);
+    vks_tensor *res = c->residual ? th_rand_tensor(rows, w, seed + 2, &h.res) : NULL;
+    vks_tensor *dy = th_rand_tensor(rows, w, seed + 3, &h.dy);
+    vks_tensor *dgain = th_rand_tensor(2 * NETS, w, seed + 4, &h.dgain);
+    vks_tensor *y = th_rand_tensor(rows, w, seed + 5, NULL), *stats = th_rand_tensor(rows, 2, seed + 6, NULL);
+    vks_tensor *du = th_rand_tensor(rows, c->cols, seed + 7, NULL), *scratch = th_rand_tensor(rows, w, seed + 8, NULL);
+    nn_dropout drop = drop_of(c->rate, values);
+    nn_stack st = {NETS, b, 2 * (uint64_t)vks_tensor_stride(gain), {seeds[0], seeds[1], seeds[2]}};
+    vks_seq *seq = th_seq_begin(0);
+    TH_OK(nn_ln_forward_stacked(seq, y, stats, u, gain, res, c->act, c->rate > 0.0f ? &drop : NULL, &st));
+    TH_OK(nn_ln_backward_stacked(seq, du, dgain, scratch, dy, u, gain, stats, c->act, &drop, c->accumulate, &st));
+    th_seq_finish(seq);
+
+    float *wy = malloc(NETS * ny * sizeof *wy), *ws = malloc(NETS * 2 * (size_t)b * sizeof *ws);
+    float *wdu = malloc(NETS * nu * sizeof *wdu), *wsc = malloc(NETS * nu * sizeof *wsc);
+    float *wdg = malloc(2 * NETS * (size_t)w * sizeof *wdg);
+    assert_true(wy && ws && wdu && wsc && wdg);
+    copy_want(wdg, h.dgain, 2 * NETS * (size_t)w);
+    for (uint32_t z = 0; z < NETS; z++) {
+        ln_host hz = {h.u + z * nu, h.gain + 2 * z * w, c->residual ? h.res + z * ny : NULL, h.dy + z * ny,
+                      h.dgain + 2 * z * w};
+        ln_want want = ln_reference(c, &hz, seeds[z]);
+        copy_want(wy + z * ny, want.y, ny);
+        copy_want(ws + 2 * z * b, want.stats, 2 * (size_t)b);
+        copy_want(wdu + z * nu, want.du, nu);
+        copy_want(wsc + z * nu, want.du_scale, nu);
+        copy_want(wdg + 2 * z * w, want.dgain, w);
+        free(want.y), free(want.stats), free(want.du), free(want.du_scale), free(want.dgain);
+    }
+    char what[128];
+    int n = snprintf(what, sizeof what, "stacked LN %s %ux%u rate %g%s", nn_act_name(c->act), b, c->cols,
+                     (double)c->rate, c->residual ? " residual" : "");
+    int failures = 0;
+    snprintf(what + n, sizeof what - n, " y");
+    failures += !th_check(y, wy, TH_TOL, what);
+    snprintf(what + n, sizeof what - n, " stats");
+    failures += !th_check(stats, ws, TH_TOL, what);
+    snprintf(what + n, sizeof what - n, " du");
+    failures += !check_du(du, wdu, wsc, what);
+    snprintf(what + n, sizeof what - n, " dgain");
+    failures += !th_check(dgain, wdg, TH_TOL, what);
+    free(h.u), free(h.gain), free(h.res), free(h.dy), free(h.dgain);
+    free(wy), free(ws), free(wdu), free(wsc), free(wdg);
+    vks_tensor *all[] = {u, gain, res, dy, dgain, y, stats, du, scratch};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        vks_tensor_destroy(all[i]);
+    return failures;
+}
+
+static void test_layernorm_stacked(void **state)
+{
+    (void)state;
+    static const shape stacked[] = {{5, 13}, {2, 1}, {64, 200}};
+    vks_tensor *values = counter_values(COUNTER_LO, COUNTER_HI);
+    int failures = 0, k = 0;
+    for (size_t s = 0; s < sizeof stacked / sizeof *stacked; s++)
+        for (size_t a = 0; a < NACTS; a++)
+            for (int r = 0; r <= 1; r++, k++) {
+                ln_case c = {stacked[s].rows, stacked[s].cols, ACTS[a], r ? 0.5f : 0.0f, k % 2, k % 3 == 0};
+                failures += check_ln_stacked(&c, values, 9000 + 100 * (uint64_t)k);
+            }
     vks_tensor_destroy(values);
     assert_int_equal(failures, 0);
 }
@@ -678,6 +764,7 @@ int main(int argc, char **argv)
         TH_TEST(test_dropout_mask_parameters),
         TH_TEST(test_act),
         TH_TEST(test_layernorm),
+        TH_TEST(test_layernorm_stacked),
         TH_TEST(test_in_place),
         TH_TEST(test_beyond_grid_cap),
         TH_TEST(test_act_names),

@@ -52,6 +52,20 @@ vksac_status nn_act_forward(vks_seq *seq, vks_tensor *y, const vks_tensor *x, nn
 vksac_status nn_act_backward(vks_seq *seq, vks_tensor *dx, const vks_tensor *dy, const vks_tensor *x,
                              nn_act act, const nn_dropout *drop);
 
+/* ---- stacks: networks of one shape run as one (ensembles) ------------- */
+
+#define NN_MAX_STACK 16
+/* The rows of a row kernel's tensors hold `count` networks' activations,
+ * `rows` each, network by network. Network z's parameter tensors lie
+ * z·step floats after network 0's (the tensor given holds them all, as a
+ * vks_batch operand), and its dropout uses seed[z] with rows counted
+ * within the network, so each network computes what it would alone. */
+typedef struct nn_stack {
+    uint32_t count, rows;
+    uint64_t step;
+    uint32_t seed[NN_MAX_STACK];
+} nn_stack;
+
 /* ---- LayerNorm (layernorm.c) -------------------------------------------- */
 
 /* y = [residual +] gain ⊙ LN(act(drop(u))), LN over each row with ε = 1e-5
@@ -69,6 +83,18 @@ vksac_status nn_ln_backward(vks_seq *seq, vks_tensor *du, vks_tensor *dgain, vks
                             const vks_tensor *dy, const vks_tensor *u, const vks_tensor *gain,
                             const vks_tensor *stats, nn_act act, const nn_dropout *drop,
                             int accumulate_dgain);
+
+/* The same over a stack (NULL: one network): u, y, stats, residual, du,
+ * scratch and dy hold stack->count·stack->rows rows; gain and dgain hold
+ * the networks' gains stack->step floats apart; drop->seed is replaced by
+ * stack->seed[z]. */
+vksac_status nn_ln_forward_stacked(vks_seq *seq, vks_tensor *y, vks_tensor *stats, const vks_tensor *u,
+                                   const vks_tensor *gain, const vks_tensor *residual, nn_act act,
+                                   const nn_dropout *drop, const nn_stack *stack);
+vksac_status nn_ln_backward_stacked(vks_seq *seq, vks_tensor *du, vks_tensor *dgain, vks_tensor *scratch,
+                                    const vks_tensor *dy, const vks_tensor *u, const vks_tensor *gain,
+                                    const vks_tensor *stats, nn_act act, const nn_dropout *drop,
+                                    int accumulate_dgain, const nn_stack *stack);
 
 /* ---- softmax over segments (softmax.c) ---------------------------------- */
 

@@ -52,8 +52,8 @@ static const kernel_desc KERNELS[VKS_K_COUNT] = {
     /* pointwise, ln_fwd, ln_bwd: constant 2 = dropout compiled in; the
      * LayerNorms' constant 3 = one row per invocation (nn picks both). */
     K(VKS_K_POINTWISE,   pointwise,   4, 0x07, 0x04, 40,  8, 1, 1, 0),
-    K(VKS_K_LN_FWD,      ln_fwd,      6, 0x1f, 0x18, 40,  8, 1, 1, 0),
-    K(VKS_K_LN_BWD,      ln_bwd,      7, 0x3f, 0x30, 40,  8, 1, 1, 0),
+    K(VKS_K_LN_FWD,      ln_fwd,      6, 0x1f, 0x18, 112,  8, 1, 1, 0),
+    K(VKS_K_LN_BWD,      ln_bwd,      7, 0x3f, 0x30, 112,  8, 1, 1, 0),
     K(VKS_K_SOFTMAX_FWD, softmax_fwd, 4, 0x00, 0x0c, 20, 64, 1, 0, 0),
     K(VKS_K_SOFTMAX_BWD, softmax_bwd, 5, 0x00, 0x10, 20, 64, 1, 0, 0),
     K(VKS_K_RSM_UPDATE,  rsm_update,  2, 0x03, 0x02, 12, 64, 1, 0, 0),
