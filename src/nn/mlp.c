@@ -120,6 +120,9 @@ void nn_mlp_destroy(nn_mlp *m)
 {
     if (!m)
         return;
+    for (uint32_t z = 0; m->member && z < m->copies; z++)
+        nn_mlp_destroy(m->member[z]);   /* their parameters alias ours */
+    free(m->member);
     nn_params_destroy(m->params);
     free(m->block);
     free(m);
@@ -137,6 +140,32 @@ static vksac_status upload_initial(nn_mlp *m)
     return st;
 }
 
+/* A network's struct and parameter layout for cfg (not yet its
+ * parameters): the tensor shapes in *l, to be freed by the caller. */
+static vksac_status shell(vks_ctx *ctx, const nn_mlp_config *cfg, nn_mlp **out, layout *l)
+{
+    nn_mlp *m = calloc(1, sizeof *m);
+    uint32_t count = 5 + 6 * cfg->depth + (cfg->final_norm ? 1 : 0);
+    *l = (layout){calloc(count, sizeof *l->shapes), 0};
+    if (m)
+        m->block = calloc(cfg->depth + 1, sizeof *m->block);
+    if (!m || !m->block || !l->shapes) {
+        free(l->shapes);
+        nn_mlp_destroy(m);
+        return vks_fail(ctx, VKSAC_E_OOM, "out of host memory for an MLP");
+    }
+    m->cfg = *cfg;
+    m->hs = nn_act_width(cfg->act, cfg->hidden);
+    m->eh = cfg->expansion * cfg->hidden;
+    m->ea = nn_act_width(cfg->act, m->eh);
+    m->copies = 1;
+    lay_out(m, l);
+    *out = m;
+    return VKSAC_OK;
+}
+
+static uint32_t seed32(uint64_t seed) { return (uint32_t)seed ^ (uint32_t)(seed >> 32); }
+
 vksac_status nn_mlp_create(vks_ctx *ctx, const nn_mlp_config *cfg, nn_mlp **out)
 {
     if (!ctx)
@@ -145,25 +174,74 @@ vksac_status nn_mlp_create(vks_ctx *ctx, const nn_mlp_config *cfg, nn_mlp **out)
         return vks_fail(ctx, VKSAC_E_ARG, "nn_mlp_create: cfg and out must not be NULL");
     *out = NULL;
     VKS_TRY(check_config(ctx, cfg));
-    nn_mlp *m = calloc(1, sizeof *m);
-    uint32_t count = 5 + 6 * cfg->depth + (cfg->final_norm ? 1 : 0);
-    layout l = {calloc(count, sizeof *l.shapes), 0};
-    if (m)
-        m->block = calloc(cfg->depth + 1, sizeof *m->block);
-    if (!m || !m->block || !l.shapes) {
-        free(l.shapes);
-        nn_mlp_destroy(m);
-        return vks_fail(ctx, VKSAC_E_OOM, "out of host memory for an MLP");
-    }
-    m->cfg = *cfg;
-    m->hs = nn_act_width(cfg->act, cfg->hidden);
-    m->eh = cfg->expansion * cfg->hidden;
-    m->ea = nn_act_width(cfg->act, m->eh);
-    lay_out(m, &l);
+    nn_mlp *m;
+    layout l;
+    VKS_TRY(shell(ctx, cfg, &m, &l));
     vksac_status st = nn_params_create(ctx, l.shapes, l.n, &m->params);
     free(l.shapes);
     if (st == VKSAC_OK)
         st = upload_initial(m);
+    if (st != VKSAC_OK) {
+        nn_mlp_destroy(m);
+        return st;
+    }
+    m->stack = (nn_stack){.count = 1, .seed = {seed32(cfg->seed)}};
+    *out = m;
+    return VKSAC_OK;
+}
+
+/* Network z of an ensemble: the ensemble's layout with its own seed, and
+ * parameters aliasing set z. */
+static vksac_status make_member(nn_mlp *e, uint32_t z, uint64_t seed, nn_mlp **out)
+{
+    vks_ctx *ctx = e->params->ctx;
+    nn_mlp_config c = e->cfg;
+    c.seed = seed;
+    nn_mlp *m;
+    layout l;
+    VKS_TRY(shell(ctx, &c, &m, &l));
+    free(l.shapes);
+    vksac_status st = nn_params_member(e->params, z, &m->params);
+    if (st == VKSAC_OK)
+        st = upload_initial(m);
+    if (st != VKSAC_OK) {
+        nn_mlp_destroy(m);
+        return st;
+    }
+    m->stack = (nn_stack){.count = 1, .seed = {seed32(seed)}};
+    *out = m;
+    return VKSAC_OK;
+}
+
+vksac_status nn_mlp_create_ensemble(vks_ctx *ctx, const nn_mlp_config *cfg, const uint64_t *seeds, uint32_t copies,
+                                    nn_mlp **out)
+{
+    if (!ctx)
+        return VKSAC_E_ARG;
+    if (!cfg || !seeds || !out)
+        return vks_fail(ctx, VKSAC_E_ARG, "nn_mlp_create_ensemble: cfg, seeds and out must not be NULL");
+    *out = NULL;
+    if (copies < 2 || copies > NN_MAX_STACK)
+        return vks_fail(ctx, VKSAC_E_ARG, "nn_mlp_create_ensemble: copies must be in [2, %u], got %u", NN_MAX_STACK,
+                        copies);
+    VKS_TRY(check_config(ctx, cfg));
+    nn_mlp *m;
+    layout l;
+    VKS_TRY(shell(ctx, cfg, &m, &l));
+    m->cfg.seed = seeds[0];
+    vksac_status st = nn_params_create_copies(ctx, l.shapes, l.n, copies, &m->params);
+    free(l.shapes);
+    m->member = calloc(copies, sizeof *m->member);
+    if (st == VKSAC_OK && !m->member)
+        st = vks_fail(ctx, VKSAC_E_OOM, "out of host memory for an ensemble");
+    if (st == VKSAC_OK) {
+        m->copies = copies;
+        m->stack = (nn_stack){.count = copies, .step = m->params->step};
+    }
+    for (uint32_t z = 0; z < copies && st == VKSAC_OK; z++) {
+        st = make_member(m, z, seeds[z], &m->member[z]);
+        m->stack.seed[z] = seed32(seeds[z]);
+    }
     if (st != VKSAC_OK) {
         nn_mlp_destroy(m);
         return st;
@@ -215,7 +293,7 @@ void nn_mlp_ws_destroy(nn_mlp_ws *ws)
 static vksac_status ws_alloc(nn_mlp_ws *ws, vks_ctx *ctx)
 {
     const nn_mlp *m = ws->m;
-    uint32_t B = ws->batch;
+    uint32_t B = ws->batch * m->copies;   /* an ensemble's networks' rows, stacked */
     VKS_TRY(vks_tensor_create(ctx, B, m->cfg.hidden, &ws->u0));
     VKS_TRY(vks_tensor_create(ctx, B, 2, &ws->stats_in));
     for (uint32_t b = 0; b <= m->cfg.depth; b++) {
@@ -286,21 +364,78 @@ static vks_tensor *P(const nn_mlp *m, int role, int i) { return m->params->view[
 static nn_dropout block_dropout(const nn_mlp_ws *ws, uint32_t b)
 {
     const nn_mlp_config *c = &ws->m->cfg;
-    return (nn_dropout){.rate = c->dropout, .seed = (uint32_t)c->seed ^ (uint32_t)(c->seed >> 32),
-                        .stream = ws->stream_base + b, .values = ws->values,
-                        .counter_index = ws->counter_index};
+    return (nn_dropout){.rate = c->dropout, .seed = ws->m->stack.seed[0], .stream = ws->stream_base + b,
+                        .values = ws->values, .counter_index = ws->counter_index};
+}
+
+/* A tensor of the pass with the floats between the networks' copies of it
+ * in an ensemble (0: one copy, shared). */
+typedef struct io {
+    vks_tensor *t;
+    uint64_t step;
+} io;
+
+/* A workspace tensor: the networks' B rows each, stacked. */
+static io W(const nn_mlp_ws *ws, vks_tensor *t)
+{
+    return (io){t, ws->m->copies > 1 ? (uint64_t)ws->batch * vks_tensor_stride(t) : 0};
+}
+
+/* The batch of a layer for all networks, or NULL for one network (whose
+ * ops then check exact shapes). */
+static const vks_batch *batch_of(const nn_mlp_ws *ws, vks_batch *bt, uint64_t s0, uint64_t s1, uint64_t s2,
+                                 uint64_t s3)
+{
+    *bt = (vks_batch){ws->m->copies, ws->batch, {s0, s1, s2, s3}};
+    return ws->m->copies > 1 ? bt : NULL;
+}
+
+static const nn_stack *stack_of(const nn_mlp *m) { return m->copies > 1 ? &m->stack : NULL; }
+
+/* y = x·Wᵀ + b for every network. */
+static vksac_status linear(vks_seq *seq, const nn_mlp *m, const nn_mlp_ws *ws, io y, io x, int w, int b)
+{
+    vks_batch bt;
+    uint64_t ps = m->params->step;
+    return vks_gemm_fwd_batched(seq, y.t, x.t, P(m, NN_THETA, w), P(m, NN_THETA, b), VKS_ACT_NONE,
+                                batch_of(ws, &bt, y.step, x.step, ps, ps));
+}
+
+/* dx (+)= dy·W for every network. */
+static vksac_status linear_dx(vks_seq *seq, const nn_mlp *m, const nn_mlp_ws *ws, io dx, io dy, int w, int acc)
+{
+    vks_batch bt;
+    return vks_gemm_dx_batched(seq, dx.t, dy.t, P(m, NN_THETA, w), acc,
+                               batch_of(ws, &bt, dx.step, dy.step, m->params->step, 0));
+}
+
+/* A caller's tensor of a pass: B×cols for one network; for an ensemble a
+ * stack of `copies` blocks of at least B rows (mlp.h), or B×cols shared
+ * by every network when `shared_ok`. */
+static vksac_status check_arg(const nn_mlp *m, const nn_mlp_ws *ws, const vks_tensor *t, uint32_t cols,
+                              bool shared_ok, bool written, const char *fn, const char *name, io *out)
+{
+    vks_ctx *ctx = m->params->ctx;
+    VKS_TRY(vks_need_tensor(ctx, t, fn, name));
+    *out = (io){(vks_tensor *)t, 0};
+    uint32_t c = m->copies, rows = vks_tensor_rows(t);
+    if (c == 1 || (shared_ok && rows == ws->batch))
+        return vks_need_shape(ctx, t, ws->batch, cols, fn, name);
+    if (rows % c != 0 || rows / c < ws->batch)
+        return vks_fail(ctx, VKSAC_E_ARG, "%s: tensor '%s' has %u rows: an ensemble of %u networks needs %sa stack "
+                        "of %u blocks of at least %u rows", fn, name, rows, c, shared_ok ? "shared rows or " : "", c,
+                        ws->batch);
+    out->step = (uint64_t)(rows / c) * vks_tensor_stride(t);
+    return vks_need_copies(ctx, t, ws->batch, cols, c, out->step, written, fn, name);
 }
 
 static vksac_status check_io(const nn_mlp *m, const nn_mlp_ws *ws, const vks_tensor *x, const vks_tensor *y,
-                             uint32_t ycols, const char *fn, const char *yname)
+                             const char *fn, const char *yname, io *xo, io *yo)
 {
-    vks_ctx *ctx = m->params->ctx;
     if (ws->m != m)
-        return vks_fail(ctx, VKSAC_E_ARG, "%s: the workspace belongs to another network", fn);
-    VKS_TRY(vks_need_tensor(ctx, x, fn, "x"));
-    VKS_TRY(vks_need_tensor(ctx, y, fn, yname));
-    VKS_TRY(vks_need_shape(ctx, x, ws->batch, m->cfg.in, fn, "x"));
-    return vks_need_shape(ctx, y, ws->batch, ycols, fn, yname);
+        return vks_fail(m->params->ctx, VKSAC_E_ARG, "%s: the workspace belongs to another network", fn);
+    VKS_TRY(check_arg(m, ws, x, m->cfg.in, true, false, fn, "x", xo));
+    return check_arg(m, ws, y, m->cfg.out, false, true, fn, yname, yo);
 }
 
 vksac_status nn_mlp_forward(vks_seq *seq, const nn_mlp *m, nn_mlp_ws *ws, const vks_tensor *x, vks_tensor *y,
@@ -308,39 +443,45 @@ vksac_status nn_mlp_forward(vks_seq *seq, const nn_mlp *m, nn_mlp_ws *ws, const 
 {
     if (!seq || !m || !ws)
         return VKSAC_E_ARG;
-    VKS_TRY(check_io(m, ws, x, y, m->cfg.out, "nn_mlp_forward", "y"));
+    io xo, yo;
+    VKS_TRY(check_io(m, ws, x, y, "nn_mlp_forward", "y", &xo, &yo));
     nn_act act = m->cfg.act;
-    VKS_TRY(vks_gemm_fwd(seq, ws->u0, x, P(m, NN_THETA, m->in_w), P(m, NN_THETA, m->in_b), VKS_ACT_NONE));
-    VKS_TRY(nn_ln_forward(seq, ws->blk[0].z, ws->stats_in, ws->u0, P(m, NN_THETA, m->ln_in), NULL, act, NULL));
+    const nn_stack *st = stack_of(m);
+    VKS_TRY(linear(seq, m, ws, W(ws, ws->u0), xo, m->in_w, m->in_b));
+    VKS_TRY(nn_ln_forward_stacked(seq, ws->blk[0].z, ws->stats_in, ws->u0, P(m, NN_THETA, m->ln_in), NULL, act,
+                                  NULL, st));
     for (uint32_t b = 0; b < m->cfg.depth; b++) {
         const nn_mlp_block *k = &m->block[b];
         ws_block *w = &ws->blk[b];
         nn_dropout drop = block_dropout(ws, b);
-        VKS_TRY(vks_gemm_fwd(seq, w->u1, w->z, P(m, NN_THETA, k->fc1_w), P(m, NN_THETA, k->fc1_b), VKS_ACT_NONE));
-        VKS_TRY(nn_ln_forward(seq, w->a, w->stats_a, w->u1, P(m, NN_THETA, k->ln_a), NULL, act,
-                              train && drop.rate > 0.0f ? &drop : NULL));
-        VKS_TRY(vks_gemm_fwd(seq, w->v, w->a, P(m, NN_THETA, k->fc2_w), P(m, NN_THETA, k->fc2_b), VKS_ACT_NONE));
-        VKS_TRY(nn_ln_forward(seq, ws->blk[b + 1].z, w->stats_b, w->v, P(m, NN_THETA, k->ln_b), w->z,
-                              NN_ACT_NONE, NULL));
+        VKS_TRY(linear(seq, m, ws, W(ws, w->u1), W(ws, w->z), k->fc1_w, k->fc1_b));
+        VKS_TRY(nn_ln_forward_stacked(seq, w->a, w->stats_a, w->u1, P(m, NN_THETA, k->ln_a), NULL, act,
+                                      train && drop.rate > 0.0f ? &drop : NULL, st));
+        VKS_TRY(linear(seq, m, ws, W(ws, w->v), W(ws, w->a), k->fc2_w, k->fc2_b));
+        VKS_TRY(nn_ln_forward_stacked(seq, ws->blk[b + 1].z, w->stats_b, w->v, P(m, NN_THETA, k->ln_b), w->z,
+                                      NN_ACT_NONE, NULL, st));
     }
     vks_tensor *z = ws->blk[m->cfg.depth].z;
     if (m->ln_f >= 0) {
-        VKS_TRY(nn_ln_forward(seq, ws->zf, ws->stats_f, z, P(m, NN_THETA, m->ln_f), NULL, NN_ACT_NONE, NULL));
+        VKS_TRY(nn_ln_forward_stacked(seq, ws->zf, ws->stats_f, z, P(m, NN_THETA, m->ln_f), NULL, NN_ACT_NONE, NULL,
+                                      st));
         z = ws->zf;
     }
     ws->train = train;
-    return vks_gemm_fwd(seq, y, z, P(m, NN_THETA, m->out_w), P(m, NN_THETA, m->out_b), VKS_ACT_NONE);
+    return linear(seq, m, ws, yo, W(ws, z), m->out_w, m->out_b);
 }
 
 /* dW (+)= dYᵀX, db (+)= Σ_rows dY: a linear layer's parameter gradients. */
-static vksac_status linear_grads(vks_seq *seq, nn_mlp *m, int w, int b, const vks_tensor *dy,
-                                 const vks_tensor *x, nn_grads grads)
+static vksac_status linear_grads(vks_seq *seq, nn_mlp *m, const nn_mlp_ws *ws, int w, int b, io dy, io x,
+                                 nn_grads grads)
 {
     if (grads == NN_GRADS_NONE)
         return VKSAC_OK;
     bool acc = grads == NN_GRADS_ADD;
-    VKS_TRY(vks_gemm_dw(seq, P(m, NN_GRAD, w), dy, x, acc));
-    return vks_sum_cols(seq, P(m, NN_GRAD, b), dy, acc);
+    vks_batch bt;
+    uint64_t ps = m->params->step;
+    VKS_TRY(vks_gemm_dw_batched(seq, P(m, NN_GRAD, w), dy.t, x.t, acc, batch_of(ws, &bt, ps, dy.step, x.step, 0)));
+    return vks_sum_cols_batched(seq, P(m, NN_GRAD, b), dy.t, acc, batch_of(ws, &bt, ps, dy.step, 0, 0));
 }
 
 /* The gain gradient of a LayerNorm, or NULL when gradients are skipped. */
@@ -352,48 +493,52 @@ static vksac_status block_backward(vks_seq *seq, nn_mlp *m, nn_mlp_ws *ws, uint3
     ws_block *w = &ws->blk[b];
     nn_dropout drop = block_dropout(ws, b);
     const nn_dropout *d = ws->train && drop.rate > 0.0f ? &drop : NULL;
+    const nn_stack *st = stack_of(m);
     /* ws->g holds ∂L/∂z_{b+1}; the residual passes it straight to z_b. */
     bool acc = grads == NN_GRADS_ADD;
-    VKS_TRY(nn_ln_backward(seq, ws->dv, dgain(m, k->ln_b, grads), ws->scr_h, ws->g, w->v,
-                           P(m, NN_THETA, k->ln_b), w->stats_b, NN_ACT_NONE, NULL, acc));
-    VKS_TRY(linear_grads(seq, m, k->fc2_w, k->fc2_b, ws->dv, w->a, grads));
-    VKS_TRY(vks_gemm_dx(seq, ws->da, ws->dv, P(m, NN_THETA, k->fc2_w), 0));
-    VKS_TRY(nn_ln_backward(seq, ws->du1, dgain(m, k->ln_a, grads), ws->scr_e, ws->da, w->u1,
-                           P(m, NN_THETA, k->ln_a), w->stats_a, m->cfg.act, d, acc));
-    VKS_TRY(linear_grads(seq, m, k->fc1_w, k->fc1_b, ws->du1, w->z, grads));
-    return vks_gemm_dx(seq, ws->g, ws->du1, P(m, NN_THETA, k->fc1_w), 1);
+    VKS_TRY(nn_ln_backward_stacked(seq, ws->dv, dgain(m, k->ln_b, grads), ws->scr_h, ws->g, w->v,
+                                   P(m, NN_THETA, k->ln_b), w->stats_b, NN_ACT_NONE, NULL, acc, st));
+    VKS_TRY(linear_grads(seq, m, ws, k->fc2_w, k->fc2_b, W(ws, ws->dv), W(ws, w->a), grads));
+    VKS_TRY(linear_dx(seq, m, ws, W(ws, ws->da), W(ws, ws->dv), k->fc2_w, 0));
+    VKS_TRY(nn_ln_backward_stacked(seq, ws->du1, dgain(m, k->ln_a, grads), ws->scr_e, ws->da, w->u1,
+                                   P(m, NN_THETA, k->ln_a), w->stats_a, m->cfg.act, d, acc, st));
+    VKS_TRY(linear_grads(seq, m, ws, k->fc1_w, k->fc1_b, W(ws, ws->du1), W(ws, w->z), grads));
+    return linear_dx(seq, m, ws, W(ws, ws->g), W(ws, ws->du1), k->fc1_w, 1);
 }
 
 vksac_status nn_mlp_backward(vks_seq *seq, nn_mlp *m, nn_mlp_ws *ws, const vks_tensor *x, const vks_tensor *dy,
                              vks_tensor *dx, nn_grads grads)
 {
+    static const char fn[] = "nn_mlp_backward";
     if (!seq || !m || !ws)
         return VKSAC_E_ARG;
     vks_ctx *ctx = m->params->ctx;
-    VKS_TRY(check_io(m, ws, x, dy, m->cfg.out, "nn_mlp_backward", "dy"));
+    io xo, dyo, dxo = {dx, 0};
+    VKS_TRY(check_io(m, ws, x, dy, fn, "dy", &xo, &dyo));
     if (grads > NN_GRADS_NONE)
-        return vks_fail(ctx, VKSAC_E_ARG, "nn_mlp_backward: grads must be write, add or none, got %d", (int)grads);
+        return vks_fail(ctx, VKSAC_E_ARG, "%s: grads must be write, add or none, got %d", fn, (int)grads);
     if (grads == NN_GRADS_NONE && !dx)
-        return vks_fail(ctx, VKSAC_E_ARG, "nn_mlp_backward: with no parameter gradients, dx must not be NULL");
+        return vks_fail(ctx, VKSAC_E_ARG, "%s: with no parameter gradients, dx must not be NULL", fn);
     if (dx)
-        VKS_TRY(vks_need_shape(ctx, dx, ws->batch, m->cfg.in, "nn_mlp_backward", "dx"));
+        VKS_TRY(check_arg(m, ws, dx, m->cfg.in, false, true, fn, "dx", &dxo));
     bool acc = grads == NN_GRADS_ADD;
     uint32_t L = m->cfg.depth;
-    const vks_tensor *zf = m->ln_f >= 0 ? ws->zf : ws->blk[L].z;
-    VKS_TRY(linear_grads(seq, m, m->out_w, m->out_b, dy, zf, grads));
+    const nn_stack *st = stack_of(m);
+    vks_tensor *zf = m->ln_f >= 0 ? ws->zf : ws->blk[L].z;
+    VKS_TRY(linear_grads(seq, m, ws, m->out_w, m->out_b, dyo, W(ws, zf), grads));
     if (m->ln_f >= 0) {
-        VKS_TRY(vks_gemm_dx(seq, ws->g2, dy, P(m, NN_THETA, m->out_w), 0));
-        VKS_TRY(nn_ln_backward(seq, ws->g, dgain(m, m->ln_f, grads), ws->scr_h, ws->g2, ws->blk[L].z,
-                               P(m, NN_THETA, m->ln_f), ws->stats_f, NN_ACT_NONE, NULL, acc));
+        VKS_TRY(linear_dx(seq, m, ws, W(ws, ws->g2), dyo, m->out_w, 0));
+        VKS_TRY(nn_ln_backward_stacked(seq, ws->g, dgain(m, m->ln_f, grads), ws->scr_h, ws->g2, ws->blk[L].z,
+                                       P(m, NN_THETA, m->ln_f), ws->stats_f, NN_ACT_NONE, NULL, acc, st));
     } else {
-        VKS_TRY(vks_gemm_dx(seq, ws->g, dy, P(m, NN_THETA, m->out_w), 0));
+        VKS_TRY(linear_dx(seq, m, ws, W(ws, ws->g), dyo, m->out_w, 0));
     }
     for (uint32_t b = L; b-- > 0;)
         VKS_TRY(block_backward(seq, m, ws, b, grads));
-    VKS_TRY(nn_ln_backward(seq, ws->du0, dgain(m, m->ln_in, grads), ws->scr_h, ws->g, ws->u0,
-                           P(m, NN_THETA, m->ln_in), ws->stats_in, m->cfg.act, NULL, acc));
-    VKS_TRY(linear_grads(seq, m, m->in_w, m->in_b, ws->du0, x, grads));
-    return dx ? vks_gemm_dx(seq, dx, ws->du0, P(m, NN_THETA, m->in_w), 0) : VKSAC_OK;
+    VKS_TRY(nn_ln_backward_stacked(seq, ws->du0, dgain(m, m->ln_in, grads), ws->scr_h, ws->g, ws->u0,
+                                   P(m, NN_THETA, m->ln_in), ws->stats_in, m->cfg.act, NULL, acc, st));
+    VKS_TRY(linear_grads(seq, m, ws, m->in_w, m->in_b, W(ws, ws->du0), xo, grads));
+    return dx ? linear_dx(seq, m, ws, dxo, W(ws, ws->du0), m->in_w, 0) : VKSAC_OK;
 }
 
 double nn_mlp_forward_flops(const nn_mlp *m, uint32_t batch)

@@ -47,6 +47,12 @@ typedef struct nn_mlp {
     nn_params *params;
     int in_w, in_b, ln_in, ln_f, out_w, out_b;    /* ln_f −1 without LN_f */
     nn_mlp_block *block;
+    /* An ensemble (nn_mlp_create_ensemble) runs `copies` networks as one;
+     * member[z] is network z on its own, its parameters aliasing
+     * params' set z. A plain network has copies 1 and no members. */
+    uint32_t copies;
+    struct nn_mlp **member;
+    nn_stack stack;           /* count, step and dropout seeds of the copies */
 } nn_mlp;
 
 /* Checks the config (E_ARG naming the field and value), lays out and
@@ -55,6 +61,14 @@ typedef struct nn_mlp {
  * 1e-5, W_out times out_scale; drawn with Philox from cfg.seed. */
 vksac_status nn_mlp_create(vks_ctx *ctx, const nn_mlp_config *cfg, nn_mlp **out);
 void nn_mlp_destroy(nn_mlp *m);
+/* `copies` networks (2 to NN_MAX_STACK) of one config, network z with
+ * seeds[z] for its initial weights and dropout, each initialised exactly
+ * as nn_mlp_create would (cfg->seed is not used). A pass of the ensemble
+ * records one dispatch per layer for all of them. Its members are owned by
+ * it: use them for anything per network (optimisers, checkpoints, single
+ * passes), never destroy them. */
+vksac_status nn_mlp_create_ensemble(vks_ctx *ctx, const nn_mlp_config *cfg, const uint64_t *seeds, uint32_t copies,
+                                    nn_mlp **out);
 /* Recomputes the initial weights of cfg.seed on the host (dense, in
  * parameter order, nn_params_dense_size floats); nn_mlp_create uploads them. */
 vksac_status nn_mlp_initial_weights(const nn_mlp *m, float *dst);
@@ -71,7 +85,10 @@ vksac_status nn_mlp_ws_create(const nn_mlp *m, uint32_t batch, const vks_tensor 
                               uint32_t counter_index, uint32_t stream_base, nn_mlp_ws **out);
 void nn_mlp_ws_destroy(nn_mlp_ws *ws);
 
-/* y (B×out) = MLP(x (B×in)); dropout only when `train`. */
+/* y (B×out) = MLP(x (B×in)); dropout only when `train`.
+ * Ensembles: y holds copies·R rows (R ≥ B), network z's output in rows
+ * z·R … z·R+B−1; x is either B×in, shared by every network, or a stack
+ * like y's. Backward: dy and dx are stacks like y; x as in the forward. */
 vksac_status nn_mlp_forward(vks_seq *seq, const nn_mlp *m, nn_mlp_ws *ws, const vks_tensor *x, vks_tensor *y,
                             bool train);
 /* What a backward does with parameter gradients: write them, add them to

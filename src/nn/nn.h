@@ -150,9 +150,22 @@ typedef struct nn_params {
     uint64_t total;                 /* floats, a multiple of NN_ALIGN */
     vks_tensor *flat[NN_BUFS];
     vks_tensor **view[NN_BUFS];
+    uint32_t copies;                /* sets of the tensors (nn_params_create_copies), else 1 */
+    uint64_t step;                  /* floats from one set to the next */
 } nn_params;
 
 vksac_status nn_params_create(vks_ctx *ctx, const nn_param *shapes, uint32_t count, nn_params **out);
+/* The parameters of an ensemble: `copies` sets of the tensors, set z
+ * `step` floats after set 0 in each flat buffer (plus a little slack
+ * after the last). view[role][i] starts at set 0's tensor i and holds it
+ * in every set: a vks_batch operand with that step. Read, write and
+ * initialise the sets through nn_params_member; the flat operations
+ * (zero_grad, ema) cover every set. */
+vksac_status nn_params_create_copies(vks_ctx *ctx, const nn_param *shapes, uint32_t count, uint32_t copies,
+                                     nn_params **out);
+/* Set z of an ensemble as a parameter set of its own, aliasing the
+ * ensemble's memory; destroy it before the ensemble. */
+vksac_status nn_params_member(nn_params *ens, uint32_t z, nn_params **out);
 void nn_params_destroy(nn_params *p);
 /* Index of a tensor by name, or -1. */
 int nn_params_find(const nn_params *p, const char *name);

@@ -34,28 +34,32 @@ static vksac_status check_shapes(vks_ctx *ctx, const nn_param *shapes, uint32_t 
     return VKSAC_OK;
 }
 
-static vksac_status make_views(nn_params *p)
+static uint32_t stride_of(const nn_param *t) { return (t->cols + 3u) & ~3u; }
+
+/* The flat buffers (new ones, or views of an ensemble's set) and the
+ * tensors in them; an ensemble's tensors span every set. */
+static vksac_status make_views(nn_params *p, nn_params *ens, uint32_t z)
 {
     for (int r = 0; r < NN_BUFS; r++) {
         p->view[r] = calloc(p->count, sizeof *p->view[r]);
         if (!p->view[r])
             return vks_fail(p->ctx, VKSAC_E_OOM, "out of host memory for parameter views");
-        VKS_TRY(vks_tensor_create(p->ctx, 1, (uint32_t)p->total, &p->flat[r]));
-        for (uint32_t i = 0; i < p->count; i++)
-            VKS_TRY(vks_tensor_view(p->flat[r], p->param[i].offset, p->param[i].rows, p->param[i].cols,
-                                    &p->view[r][i]));
+        if (ens)
+            VKS_TRY(vks_tensor_view(ens->flat[r], z * ens->step, 1, (uint32_t)ens->step, &p->flat[r]));
+        else
+            VKS_TRY(vks_tensor_create(p->ctx, 1, (uint32_t)p->total, &p->flat[r]));
+        for (uint32_t i = 0; i < p->count; i++) {
+            const nn_param *t = &p->param[i];
+            uint64_t span = (uint64_t)(p->copies - 1) * p->step + (uint64_t)t->rows * stride_of(t);
+            uint32_t rows = (uint32_t)((span + stride_of(t) - 1) / stride_of(t));
+            VKS_TRY(vks_tensor_view(p->flat[r], t->offset, rows, t->cols, &p->view[r][i]));
+        }
     }
     return VKSAC_OK;
 }
 
-vksac_status nn_params_create(vks_ctx *ctx, const nn_param *shapes, uint32_t count, nn_params **out)
+static vksac_status alloc_set(vks_ctx *ctx, uint32_t count, nn_params **out)
 {
-    if (!ctx)
-        return VKSAC_E_ARG;
-    if (!out)
-        return vks_fail(ctx, VKSAC_E_ARG, "nn_params_create: out must not be NULL");
-    *out = NULL;
-    VKS_TRY(check_shapes(ctx, shapes, count));
     nn_params *p = calloc(1, sizeof *p);
     nn_param *param = calloc(count, sizeof *param);
     if (!p || !param) {
@@ -63,19 +67,66 @@ vksac_status nn_params_create(vks_ctx *ctx, const nn_param *shapes, uint32_t cou
         free(param);
         return vks_fail(ctx, VKSAC_E_OOM, "out of host memory for a parameter set");
     }
-    *p = (nn_params){.ctx = ctx, .count = count, .param = param};
-    uint64_t at = 0;
+    *p = (nn_params){.ctx = ctx, .count = count, .param = param, .copies = 1};
+    *out = p;
+    return VKSAC_OK;
+}
+
+vksac_status nn_params_create(vks_ctx *ctx, const nn_param *shapes, uint32_t count, nn_params **out)
+{
+    return nn_params_create_copies(ctx, shapes, count, 1, out);
+}
+
+vksac_status nn_params_create_copies(vks_ctx *ctx, const nn_param *shapes, uint32_t count, uint32_t copies,
+                                     nn_params **out)
+{
+    if (!ctx)
+        return VKSAC_E_ARG;
+    if (!out)
+        return vks_fail(ctx, VKSAC_E_ARG, "nn_params_create: out must not be NULL");
+    *out = NULL;
+    VKS_TRY(check_shapes(ctx, shapes, count));
+    if (copies == 0)
+        return vks_fail(ctx, VKSAC_E_ARG, "nn_params_create: copies must be at least 1, got 0");
+    nn_params *p = NULL;
+    VKS_TRY(alloc_set(ctx, count, &p));
+    uint64_t at = 0, slack = 0;
     for (uint32_t i = 0; i < count; i++) {
-        param[i] = shapes[i];
-        param[i].offset = at;
-        uint64_t size = (uint64_t)shapes[i].rows * ((shapes[i].cols + 3u) & ~3u);
+        p->param[i] = shapes[i];
+        p->param[i].offset = at;
+        uint64_t size = (uint64_t)shapes[i].rows * stride_of(&shapes[i]);
         at += (size + NN_ALIGN - 1) / NN_ALIGN * NN_ALIGN;
+        /* A tensor spanning every set ends within a row past the last one. */
+        if (copies > 1 && stride_of(&shapes[i]) > slack)
+            slack = (stride_of(&shapes[i]) + NN_ALIGN - 1) / NN_ALIGN * NN_ALIGN;
     }
-    p->total = at;
-    vksac_status st = at > UINT32_MAX
+    p->copies = copies;
+    p->step = at;
+    p->total = at * copies + slack;
+    vksac_status st = p->total > UINT32_MAX
         ? vks_fail(ctx, VKSAC_E_ARG, "nn_params_create: %llu floats of parameters is too many",
-                   (unsigned long long)at)
-        : make_views(p);
+                   (unsigned long long)p->total)
+        : make_views(p, NULL, 0);
+    if (st != VKSAC_OK) {
+        nn_params_destroy(p);
+        return st;
+    }
+    *out = p;
+    return VKSAC_OK;
+}
+
+vksac_status nn_params_member(nn_params *ens, uint32_t z, nn_params **out)
+{
+    if (!ens || !out)
+        return VKSAC_E_ARG;
+    *out = NULL;
+    if (z >= ens->copies)
+        return vks_fail(ens->ctx, VKSAC_E_ARG, "nn_params_member: set %u of an ensemble of %u", z, ens->copies);
+    nn_params *p = NULL;
+    VKS_TRY(alloc_set(ens->ctx, ens->count, &p));
+    memcpy(p->param, ens->param, ens->count * sizeof *p->param);
+    p->total = p->step = ens->step;
+    vksac_status st = make_views(p, ens, z);
     if (st != VKSAC_OK) {
         nn_params_destroy(p);
         return st;
@@ -108,6 +159,9 @@ static vksac_status check_role(const nn_params *p, int role, const void *ptr, co
         return vks_fail(p->ctx, VKSAC_E_ARG, "%s: role %d is out of range (0..%d)", fn, role, NN_BUFS - 1);
     if (!ptr)
         return vks_fail(p->ctx, VKSAC_E_ARG, "%s: the host pointer must not be NULL", fn);
+    if (p->copies > 1)
+        return vks_fail(p->ctx, VKSAC_E_STATE, "%s: the set holds %u networks' tensors; use nn_params_member",
+                        fn, p->copies);
     return VKSAC_OK;
 }
 
