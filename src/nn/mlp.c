@@ -213,6 +213,8 @@ static vksac_status make_member(nn_mlp *e, uint32_t z, uint64_t seed, nn_mlp **o
     return VKSAC_OK;
 }
 
+nn_mlp *nn_mlp_member(nn_mlp *m, uint32_t z) { return m->copies > 1 ? m->member[z] : m; }
+
 vksac_status nn_mlp_create_ensemble(vks_ctx *ctx, const nn_mlp_config *cfg, const uint64_t *seeds, uint32_t copies,
                                     nn_mlp **out)
 {
@@ -270,6 +272,7 @@ struct nn_mlp_ws {
     /* backward scratch */
     vks_tensor *g, *g2, *dv, *da, *du1, *du0, *scr_h, *scr_e;
     bool train;             /* of the last recorded forward */
+    nn_stack stack;         /* an ensemble's, with `batch` rows per network */
 };
 
 void nn_mlp_ws_destroy(nn_mlp_ws *ws)
@@ -347,7 +350,8 @@ vksac_status nn_mlp_ws_create(const nn_mlp *m, uint32_t batch, const vks_tensor 
         return vks_fail(ctx, VKSAC_E_OOM, "out of host memory for an MLP workspace");
     }
     *ws = (nn_mlp_ws){.m = m, .batch = batch, .depth = m->cfg.depth, .values = values, .counter_index = counter_index,
-                      .stream_base = stream_base, .blk = ws->blk};
+                      .stream_base = stream_base, .blk = ws->blk, .stack = m->stack};
+    ws->stack.rows = batch;
     vksac_status st = ws_alloc(ws, ctx);
     if (st != VKSAC_OK) {
         nn_mlp_ws_destroy(ws);
@@ -390,7 +394,7 @@ static const vks_batch *batch_of(const nn_mlp_ws *ws, vks_batch *bt, uint64_t s0
     return ws->m->copies > 1 ? bt : NULL;
 }
 
-static const nn_stack *stack_of(const nn_mlp *m) { return m->copies > 1 ? &m->stack : NULL; }
+static const nn_stack *stack_of(const nn_mlp_ws *ws) { return ws->m->copies > 1 ? &ws->stack : NULL; }
 
 /* y = x·Wᵀ + b for every network. */
 static vksac_status linear(vks_seq *seq, const nn_mlp *m, const nn_mlp_ws *ws, io y, io x, int w, int b)
@@ -446,7 +450,7 @@ vksac_status nn_mlp_forward(vks_seq *seq, const nn_mlp *m, nn_mlp_ws *ws, const 
     io xo, yo;
     VKS_TRY(check_io(m, ws, x, y, "nn_mlp_forward", "y", &xo, &yo));
     nn_act act = m->cfg.act;
-    const nn_stack *st = stack_of(m);
+    const nn_stack *st = stack_of(ws);
     VKS_TRY(linear(seq, m, ws, W(ws, ws->u0), xo, m->in_w, m->in_b));
     VKS_TRY(nn_ln_forward_stacked(seq, ws->blk[0].z, ws->stats_in, ws->u0, P(m, NN_THETA, m->ln_in), NULL, act,
                                   NULL, st));
@@ -493,7 +497,7 @@ static vksac_status block_backward(vks_seq *seq, nn_mlp *m, nn_mlp_ws *ws, uint3
     ws_block *w = &ws->blk[b];
     nn_dropout drop = block_dropout(ws, b);
     const nn_dropout *d = ws->train && drop.rate > 0.0f ? &drop : NULL;
-    const nn_stack *st = stack_of(m);
+    const nn_stack *st = stack_of(ws);
     /* ws->g holds ∂L/∂z_{b+1}; the residual passes it straight to z_b. */
     bool acc = grads == NN_GRADS_ADD;
     VKS_TRY(nn_ln_backward_stacked(seq, ws->dv, dgain(m, k->ln_b, grads), ws->scr_h, ws->g, w->v,
@@ -523,7 +527,7 @@ vksac_status nn_mlp_backward(vks_seq *seq, nn_mlp *m, nn_mlp_ws *ws, const vks_t
         VKS_TRY(check_arg(m, ws, dx, m->cfg.in, false, true, fn, "dx", &dxo));
     bool acc = grads == NN_GRADS_ADD;
     uint32_t L = m->cfg.depth;
-    const nn_stack *st = stack_of(m);
+    const nn_stack *st = stack_of(ws);
     vks_tensor *zf = m->ln_f >= 0 ? ws->zf : ws->blk[L].z;
     VKS_TRY(linear_grads(seq, m, ws, m->out_w, m->out_b, dyo, W(ws, zf), grads));
     if (m->ln_f >= 0) {

@@ -67,6 +67,8 @@ void nn_mlp_destroy(nn_mlp *m);
  * records one dispatch per layer for all of them. Its members are owned by
  * it: use them for anything per network (optimisers, checkpoints, single
  * passes), never destroy them. */
+/* Network z of an ensemble, or m itself when it is one network (z 0). */
+nn_mlp *nn_mlp_member(nn_mlp *m, uint32_t z);
 vksac_status nn_mlp_create_ensemble(vks_ctx *ctx, const nn_mlp_config *cfg, const uint64_t *seeds, uint32_t copies,
                                     nn_mlp **out);
 /* Recomputes the initial weights of cfg.seed on the host (dense, in

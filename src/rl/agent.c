@@ -253,6 +253,17 @@ static void opt_config(const vksac_net_config *n, nn_opt_config *o)
     o->regen_lambda = n->regen_reg_rate;
 }
 
+/* The critics, one network or an ensemble run as one. */
+static vksac_status create_critics(rl_agent *a, nn_mlp **out)
+{
+    const vksac_agent_config *c = &a->cfg;
+    nn_mlp_config m;
+    VKS_TRY(rl_critic_mlp_config(a->ctx, c, 0, &m));
+    if (c->num_critics == 1)
+        return nn_mlp_create(a->ctx, &m, out);
+    return nn_mlp_create_ensemble(a->ctx, &m, c->critic_seeds, c->num_critics, out);
+}
+
 static vksac_status create_networks(rl_agent *a)
 {
     vks_ctx *ctx = a->ctx;
@@ -263,11 +274,12 @@ static vksac_status create_networks(rl_agent *a)
     VKS_TRY(nn_mlp_create(ctx, &m, &a->actor));
     opt_config(&c->actor, &o);
     VKS_TRY(nn_optim_create(ctx, a->actor->params, &o, &a->actor_opt));
+    VKS_TRY(create_critics(a, &a->critics));
+    VKS_TRY(create_critics(a, &a->targets));   /* same seeds: starts as a copy */
     opt_config(&c->critic, &o);
     for (uint32_t n = 0; n < c->num_critics; n++) {
-        VKS_TRY(rl_critic_mlp_config(ctx, c, n, &m));
-        VKS_TRY(nn_mlp_create(ctx, &m, &a->critic[n]));
-        VKS_TRY(nn_mlp_create(ctx, &m, &a->target[n]));   /* same seed: starts as a copy */
+        a->critic[n] = nn_mlp_member(a->critics, n);
+        a->target[n] = nn_mlp_member(a->targets, n);
         VKS_TRY(nn_optim_create(ctx, a->critic[n]->params, &o, &a->critic_opt[n]));
     }
     nn_param la = {.name = "log_alpha", .rows = 1, .cols = 1};
@@ -366,9 +378,10 @@ void rl_agent_destroy(rl_agent *a)
     nn_params_destroy(a->alpha);
     for (uint32_t n = 0; n < RL_MAX_CRITICS; n++) {
         nn_optim_destroy(a->critic_opt[n]);
-        nn_mlp_destroy(a->critic[n]);
-        nn_mlp_destroy(a->target[n]);
+        a->critic[n] = a->target[n] = NULL;   /* members of critics and targets */
     }
+    nn_mlp_destroy(a->critics);
+    nn_mlp_destroy(a->targets);
     nn_optim_destroy(a->actor_opt);
     nn_mlp_destroy(a->actor);
     nn_rsmnorm_destroy(a->rsm);

@@ -20,6 +20,10 @@ typedef struct rl_agent {
     nn_rsmnorm *rsm;
     nn_mlp *actor;
     nn_optim *actor_opt;
+    /* The online and target critics, one network or an ensemble run as one
+     * (nn_mlp_create_ensemble); critic[n] and target[n] are their members,
+     * for what is done per critic (optimiser steps, checkpoints). */
+    nn_mlp *critics, *targets;
     nn_mlp *critic[RL_MAX_CRITICS], *target[RL_MAX_CRITICS];
     nn_optim *critic_opt[RL_MAX_CRITICS];
     nn_params *alpha;                /* one tensor, log_alpha */

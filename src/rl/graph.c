@@ -19,7 +19,7 @@ struct rl_graph {
     vks_tensor *stack[STACK_COUNT];            /* N·Bp rows each */
     vks_tensor *view[STACK_COUNT][RL_MAX_CRITICS];
     nn_mlp_ws *ws_next, *ws_pi;                /* actor at s', at s */
-    nn_mlp_ws *ws_t[RL_MAX_CRITICS], *ws_q[RL_MAX_CRITICS], *ws_cpi[RL_MAX_CRITICS];
+    nn_mlp_ws *ws_t, *ws_q, *ws_cpi;           /* every critic at once: target, online, at (s, a~π) */
     vks_seq *seq[2];                           /* without, with the actor step */
 };
 
@@ -57,12 +57,9 @@ static vksac_status workspaces(rl_graph *g)
     const vks_tensor *ctr = a->heads.counters;
     VKS_TRY(nn_mlp_ws_create(a->actor, g->B, ctr, RL_CTR_UPDATE, RL_DROP_ACTOR_NEXT, &g->ws_next));
     VKS_TRY(nn_mlp_ws_create(a->actor, g->B, ctr, RL_CTR_UPDATE, RL_DROP_ACTOR, &g->ws_pi));
-    for (uint32_t n = 0; n < a->heads.shape.N; n++) {
-        VKS_TRY(nn_mlp_ws_create(a->target[n], g->B, ctr, RL_CTR_UPDATE, RL_DROP_TARGET, &g->ws_t[n]));
-        VKS_TRY(nn_mlp_ws_create(a->critic[n], g->B, ctr, RL_CTR_UPDATE, RL_DROP_CRITIC, &g->ws_q[n]));
-        VKS_TRY(nn_mlp_ws_create(a->critic[n], g->B, ctr, RL_CTR_UPDATE, RL_DROP_CRITIC_PI, &g->ws_cpi[n]));
-    }
-    return VKSAC_OK;
+    VKS_TRY(nn_mlp_ws_create(a->targets, g->B, ctr, RL_CTR_UPDATE, RL_DROP_TARGET, &g->ws_t));
+    VKS_TRY(nn_mlp_ws_create(a->critics, g->B, ctr, RL_CTR_UPDATE, RL_DROP_CRITIC, &g->ws_q));
+    return nn_mlp_ws_create(a->critics, g->B, ctr, RL_CTR_UPDATE, RL_DROP_CRITIC_PI, &g->ws_cpi);
 }
 
 static vksac_status tensors(rl_graph *g)
@@ -92,6 +89,13 @@ static vksac_status tensors(rl_graph *g)
 
 /* ---- recording ------------------------------------------------------------ */
 
+/* Stack k as the critics' passes take it: all of it for an ensemble, the
+ * B rows of the one critic otherwise. */
+static vks_tensor *per_critic(const rl_graph *g, int k)
+{
+    return g->a->heads.shape.N > 1 ? g->stack[k] : g->view[k][0];
+}
+
 static const vks_tensor *log_alpha(const rl_graph *g) { return g->a->alpha->view[NN_THETA][0]; }
 static bool normalise(const rl_graph *g) { return !g->a->cfg.no_rsmnorm; }
 
@@ -107,17 +111,14 @@ static vksac_status critic_step(vks_seq *seq, rl_graph *g)
     VKS_TRY(rl_actor_head(seq, h, g->H2, RL_STREAM_NEXT, RL_CTR_UPDATE,
                           RL_HEAD_SAMPLE_CONT | RL_HEAD_CONT | RL_HEAD_PROBS, &g->next));
     VKS_TRY(rl_input(seq, g->X2, b->next_states, a->rsm, normalise(g), g->next.a));
-    for (uint32_t n = 0; n < N; n++)
-        VKS_TRY(nn_mlp_forward(seq, a->target[n], g->ws_t[n], g->X2, g->view[STACK_QT][n], true));
+    VKS_TRY(nn_mlp_forward(seq, a->targets, g->ws_t, g->X2, per_critic(g, STACK_QT), true));
     VKS_TRY(rl_critic_target(seq, h, g->Y, g->stack[STACK_QT], &g->next, b->rtd, log_alpha(g), g->B));
     VKS_TRY(rl_input(seq, g->X, b->states, a->rsm, normalise(g), b->cont));
-    for (uint32_t n = 0; n < N; n++)
-        VKS_TRY(nn_mlp_forward(seq, a->critic[n], g->ws_q[n], g->X, g->view[STACK_Q][n], true));
+    VKS_TRY(nn_mlp_forward(seq, a->critics, g->ws_q, g->X, per_critic(g, STACK_Q), true));
     VKS_TRY(rl_critic_loss(seq, h, g->stack[STACK_DQ], g->stack[STACK_Q], g->Y, b->disc, g->B));
-    for (uint32_t n = 0; n < N; n++) {
-        VKS_TRY(nn_mlp_backward(seq, a->critic[n], g->ws_q[n], g->X, g->view[STACK_DQ][n], NULL, NN_GRADS_WRITE));
+    VKS_TRY(nn_mlp_backward(seq, a->critics, g->ws_q, g->X, per_critic(g, STACK_DQ), NULL, NN_GRADS_WRITE));
+    for (uint32_t n = 0; n < N; n++)
         VKS_TRY(nn_optim_step(seq, a->critic_opt[n]));
-    }
     return VKSAC_OK;
 }
 
@@ -125,21 +126,18 @@ static vksac_status actor_step(vks_seq *seq, rl_graph *g)
 {
     rl_agent *a = g->a;
     const rl_heads *h = &a->heads;
-    uint32_t N = h->shape.N;
     VKS_TRY(rl_input(seq, g->xs, g->batch.states, a->rsm, normalise(g), NULL));
     VKS_TRY(nn_mlp_forward(seq, a->actor, g->ws_pi, g->xs, g->H, true));
     VKS_TRY(rl_actor_head(seq, h, g->H, RL_STREAM_ACTOR, RL_CTR_UPDATE,
                           RL_HEAD_SAMPLE_CONT | RL_HEAD_CONT | RL_HEAD_AUX | RL_HEAD_PROBS, &g->pi));
     VKS_TRY(rl_input(seq, g->Xpi, g->batch.states, a->rsm, normalise(g), g->pi.a));
-    for (uint32_t n = 0; n < N; n++)
-        VKS_TRY(nn_mlp_forward(seq, a->critic[n], g->ws_cpi[n], g->Xpi, g->view[STACK_QPI][n], true));
+    VKS_TRY(nn_mlp_forward(seq, a->critics, g->ws_cpi, g->Xpi, per_critic(g, STACK_QPI), true));
     VKS_TRY(rl_actor_loss(seq, h, g->stack[STACK_DQ], g->dH, a->alpha->view[NN_GRAD][0], g->stack[STACK_QPI], &g->pi,
                           log_alpha(g), g->B));
     if (h->shape.C > 0) {
         /* Critics frozen: only the gradient w.r.t. their input a_c. */
-        for (uint32_t n = 0; n < N; n++)
-            VKS_TRY(nn_mlp_backward(seq, a->critic[n], g->ws_cpi[n], g->Xpi, g->view[STACK_DQ][n],
-                                    g->view[STACK_DX][n], NN_GRADS_NONE));
+        VKS_TRY(nn_mlp_backward(seq, a->critics, g->ws_cpi, g->Xpi, per_critic(g, STACK_DQ), per_critic(g, STACK_DX),
+                                NN_GRADS_NONE));
         VKS_TRY(rl_actor_head_backward(seq, h, g->dH, g->H, g->pi.aux, g->stack[STACK_DX], log_alpha(g), g->B));
     }
     VKS_TRY(nn_mlp_backward(seq, a->actor, g->ws_pi, g->xs, g->dH, NULL, NN_GRADS_WRITE));
@@ -157,8 +155,7 @@ static vksac_status record(rl_graph *g, vks_seq *seq, bool with_actor)
     VKS_TRY(critic_step(seq, g));
     if (with_actor)
         VKS_TRY(actor_step(seq, g));
-    for (uint32_t n = 0; n < a->heads.shape.N; n++)
-        VKS_TRY(nn_ema(seq, a->target[n]->params, a->critic[n]->params, a->cfg.ema_decay));
+    VKS_TRY(nn_ema(seq, a->targets->params, a->critics->params, a->cfg.ema_decay));
     return vks_seq_end(seq);
 }
 
@@ -191,11 +188,9 @@ void rl_graph_destroy(rl_graph *g)
         vks_seq_destroy(g->seq[k]);
     nn_mlp_ws_destroy(g->ws_next);
     nn_mlp_ws_destroy(g->ws_pi);
-    for (uint32_t n = 0; n < RL_MAX_CRITICS; n++) {
-        nn_mlp_ws_destroy(g->ws_t[n]);
-        nn_mlp_ws_destroy(g->ws_q[n]);
-        nn_mlp_ws_destroy(g->ws_cpi[n]);
-    }
+    nn_mlp_ws_destroy(g->ws_t);
+    nn_mlp_ws_destroy(g->ws_q);
+    nn_mlp_ws_destroy(g->ws_cpi);
     for (int k = 0; k < STACK_COUNT; k++) {
         for (uint32_t n = 0; n < RL_MAX_CRITICS; n++)
             vks_tensor_destroy(g->view[k][n]);
