@@ -7,8 +7,8 @@
 
 struct rl_eval {
     uint32_t n;
-    vks_tensor *s, *a, *x, *q[RL_MAX_CRITICS];
-    nn_mlp_ws *ws[RL_MAX_CRITICS];
+    vks_tensor *s, *a, *x, *q;   /* q: the critics' n rows each, critic by critic */
+    nn_mlp_ws *ws;
     vks_seq *seq;
 };
 
@@ -17,10 +17,8 @@ void rl_eval_destroy(rl_eval *e)
     if (!e)
         return;
     vks_seq_destroy(e->seq);
-    for (uint32_t i = 0; i < RL_MAX_CRITICS; i++) {
-        nn_mlp_ws_destroy(e->ws[i]);
-        vks_tensor_destroy(e->q[i]);
-    }
+    nn_mlp_ws_destroy(e->ws);
+    vks_tensor_destroy(e->q);
     vks_tensor_destroy(e->s);
     vks_tensor_destroy(e->a);
     vks_tensor_destroy(e->x);
@@ -35,15 +33,12 @@ static vksac_status eval_build(rl_agent *ag, rl_eval *e)
     VKS_TRY(vks_tensor_create(ctx, e->n, s->S + s->C, &e->x));
     if (s->C)
         VKS_TRY(vks_tensor_create(ctx, e->n, s->C, &e->a));
-    for (uint32_t i = 0; i < s->N; i++) {
-        VKS_TRY(vks_tensor_create(ctx, e->n, rl_critic_out(s), &e->q[i]));
-        VKS_TRY(nn_mlp_ws_create(ag->critic[i], e->n, ag->heads.counters, RL_CTR_UPDATE, RL_DROP_CRITIC, &e->ws[i]));
-    }
+    VKS_TRY(vks_tensor_create(ctx, s->N * e->n, rl_critic_out(s), &e->q));
+    VKS_TRY(nn_mlp_ws_create(ag->critics, e->n, ag->heads.counters, RL_CTR_UPDATE, RL_DROP_CRITIC, &e->ws));
     VKS_TRY(vks_seq_create(ctx, 0, &e->seq));
     VKS_TRY(vks_seq_begin(e->seq));
     VKS_TRY(rl_input(e->seq, e->x, e->s, ag->rsm, !ag->cfg.no_rsmnorm, e->a));
-    for (uint32_t i = 0; i < s->N; i++)
-        VKS_TRY(nn_mlp_forward(e->seq, ag->critic[i], e->ws[i], e->x, e->q[i], false));
+    VKS_TRY(nn_mlp_forward(e->seq, ag->critics, e->ws, e->x, e->q, false));
     return vks_seq_end(e->seq);
 }
 
@@ -86,8 +81,5 @@ vksac_status rl_agent_q(rl_agent *ag, const float *states, const float *cont, ui
     if (s->C)
         VKS_TRY(vks_tensor_write(e->a, cont));
     VKS_TRY(vks_seq_run(e->seq, 1));
-    size_t per = (size_t)n * rl_critic_out(s);
-    for (uint32_t i = 0; i < s->N; i++)
-        VKS_TRY(vks_tensor_read(e->q[i], q + i * per));
-    return VKSAC_OK;
+    return vks_tensor_read(e->q, q);   /* dense: critic by critic, as q is laid out */
 }
