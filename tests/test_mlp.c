@@ -155,6 +155,128 @@ static int run_case(const mlp_case *c, size_t k, bool train)
     return ok;
 }
 
+/* ---- ensembles -------------------------------------------------------------- */
+
+enum { NETS = 3 };
+
+/* Rows [z·stride, z·stride + rows) of a dense host array of `cols` columns. */
+static double *block_d(const float *h, uint32_t z, uint32_t stride, uint32_t rows, uint32_t cols)
+{
+    return th_to_double(h + (size_t)z * stride * cols, (size_t)rows * cols);
+}
+
+/* An ensemble of three networks with their own seeds and parameters: every
+ * network's output, dx and gradients (written, then added) against the
+ * reference of that network alone. x is shared on even cases and a stack
+ * on odd ones; y, dy and dx are stacks with spare rows between blocks. */
+static int run_ensemble(const mlp_case *c, size_t k)
+{
+    nn_mlp_config cfg = config_of(c, 0);
+    const uint64_t seeds[NETS] = {1000 + k, 2000 + k, 3000 + k};
+    nn_mlp *e = NULL;
+    TH_OK(nn_mlp_create_ensemble(th.ctx, &cfg, seeds, NETS, &e));
+    double *theta[NETS];
+    for (uint32_t z = 0; z < NETS; z++)
+        theta[z] = randomize(nn_mlp_member(e, z), 50 + k + 7 * z);
+    vks_tensor *values = counter_values(COUNTER_LO, COUNTER_HI);
+    nn_mlp_ws *ws = NULL;
+    TH_OK(nn_mlp_ws_create(e, c->batch, values, 0, STREAM_BASE, &ws));
+    uint32_t B = c->batch, xs = k % 2 ? B + 1 : 0, ys = B + 2;
+    float *hx, *hdy;
+    vks_tensor *x = th_rand_tensor(xs ? NETS * xs : B, c->in, 60 + k, &hx);
+    vks_tensor *dy = th_rand_tensor(NETS * ys, c->out, 70 + k, &hdy);
+    vks_tensor *y = th_tensor(NETS * ys, c->out, NULL), *dx = th_tensor(NETS * ys, c->in, NULL);
+    vks_seq *seq = th_seq_begin(0);
+    TH_OK(nn_mlp_forward(seq, e, ws, x, y, true));
+    TH_OK(nn_mlp_backward(seq, e, ws, x, dy, dx, NN_GRADS_WRITE));
+    th_seq_finish(seq);
+    float *gg[NETS], *gg2[NETS];
+    for (uint32_t z = 0; z < NETS; z++)
+        gg[z] = read_role(nn_mlp_member(e, z), NN_GRAD);
+    seq = th_seq_begin(0);
+    TH_OK(nn_mlp_backward(seq, e, ws, x, dy, NULL, NN_GRADS_ADD));
+    th_seq_finish(seq);
+    for (uint32_t z = 0; z < NETS; z++)
+        gg2[z] = read_role(nn_mlp_member(e, z), NN_GRAD);
+
+    float *gy = th_read(y), *gdx = th_read(dx);
+    size_t ny = (size_t)B * c->out, nx = (size_t)B * c->in;
+    int ok = 1;
+    for (uint32_t z = 0; z < NETS; z++) {
+        nn_mlp_config mc = nn_mlp_member(e, z)->cfg;
+        assert_int_equal(mc.seed, seeds[z]);
+        ref_mlp r = ref_of(&mc);
+        double *xd = block_d(hx, xs ? z : 0, xs, B, c->in), *dyd = block_d(hdy, z, ys, B, c->out);
+        double *ry = calloc(ny, sizeof *ry), *rg = calloc(r.size, sizeof *rg), *rdx = calloc(nx, sizeof *rdx);
+        assert_true(ry && rg && rdx);
+        ref_mlp_run(&r, theta[z], xd, B, true, COUNTER, ry, dyd, rg, rdx);
+        char what[160];
+        snprintf(what, sizeof what, "%s, ensemble network %u: y", c->what, z);
+        ok &= check_d(gy + (size_t)z * ys * c->out, ry, ny, TH_TOL, what);
+        snprintf(what, sizeof what, "%s, ensemble network %u: dx", c->what, z);
+        ok &= check_d(gdx + (size_t)z * ys * c->in, rdx, nx, TH_TOL, what);
+        snprintf(what, sizeof what, "%s, ensemble network %u: gradients", c->what, z);
+        ok &= check_d(gg[z], rg, r.size, TH_TOL, what);
+        for (size_t j = 0; j < r.size; j++)
+            rg[j] *= 2.0;
+        snprintf(what, sizeof what, "%s, ensemble network %u: accumulated gradients", c->what, z);
+        ok &= check_d(gg2[z], rg, r.size, TH_TOL, what);
+        free(xd), free(dyd), free(ry), free(rg), free(rdx), free(gg[z]), free(gg2[z]), free(theta[z]);
+    }
+    free(gy), free(gdx), free(hx), free(hdy);
+    vks_tensor_destroy(x), vks_tensor_destroy(dy), vks_tensor_destroy(y), vks_tensor_destroy(dx);
+    vks_tensor_destroy(values);
+    nn_mlp_ws_destroy(ws);
+    nn_mlp_destroy(e);
+    return ok;
+}
+
+static void test_ensemble(void **state)
+{
+    (void)state;
+    int failures = 0;
+    for (size_t k = 0; k < NCASES; k++)
+        failures += !run_ensemble(&cases[k], k);
+    assert_int_equal(failures, 0);
+}
+
+/* Members start as nn_mlp_create would make them with their seeds; the
+ * ensemble's own set refuses host reads (they go through members); bad
+ * copies counts and tensors that are not stacks are refused. */
+static void test_ensemble_members_and_errors(void **state)
+{
+    (void)state;
+    nn_mlp_config cfg = config_of(&cases[0], 0);
+    const uint64_t seeds[2] = {11, 12};
+    nn_mlp *e = NULL, *alone = NULL;
+    TH_OK(nn_mlp_create_ensemble(th.ctx, &cfg, seeds, 2, &e));
+    cfg.seed = 12;
+    TH_OK(nn_mlp_create(th.ctx, &cfg, &alone));
+    float *want = read_role(alone, NN_THETA), *got = read_role(nn_mlp_member(e, 1), NN_THETA);
+    assert_memory_equal(want, got, nn_params_dense_size(alone->params) * sizeof *want);
+    free(want), free(got);
+    float one = 0.0f;
+    TH_ERR(th.ctx, nn_params_read(e->params, NN_THETA, &one), VKSAC_E_STATE);
+
+    nn_mlp *bad = NULL;
+    TH_ERR(th.ctx, nn_mlp_create_ensemble(th.ctx, &cfg, seeds, 1, &bad), VKSAC_E_ARG);
+    TH_ERR(th.ctx, nn_mlp_create_ensemble(th.ctx, &cfg, seeds, NN_MAX_STACK + 1, &bad), VKSAC_E_ARG);
+    assert_null(bad);
+
+    uint32_t B = cases[0].batch;
+    nn_mlp_ws *ws = NULL;
+    TH_OK(nn_mlp_ws_create(e, B, NULL, 0, 0, &ws));
+    vks_tensor *x = th_tensor(B, cfg.in, NULL), *y1 = th_tensor(B, cfg.out, NULL), *y3 = th_tensor(3, cfg.out, NULL);
+    vks_seq *seq = th_seq_begin(0);
+    TH_ERR(th.ctx, nn_mlp_forward(seq, e, ws, x, y1, false), VKSAC_E_ARG);   /* one block for two networks */
+    TH_ERR(th.ctx, nn_mlp_forward(seq, e, ws, y3, y3, false), VKSAC_E_ARG);   /* x of neither form */
+    vks_seq_destroy(seq);
+    vks_tensor_destroy(x), vks_tensor_destroy(y1), vks_tensor_destroy(y3);
+    nn_mlp_ws_destroy(ws);
+    nn_mlp_destroy(alone);
+    nn_mlp_destroy(e);
+}
+
 static void test_forward_backward(void **state)
 {
     (void)state;
@@ -510,6 +632,8 @@ int main(int argc, char **argv)
         TH_TEST(test_three_steps_adamw_clip),
         TH_TEST(test_initialisation),
         TH_TEST(test_bad_input),
+        TH_TEST(test_ensemble),
+        TH_TEST(test_ensemble_members_and_errors),
     };
     return cmocka_run_group_tests_name(th.group_name, tests, th_group_setup, th_group_teardown);
 }
