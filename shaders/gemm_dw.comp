@@ -1,4 +1,5 @@
 #version 450
+#extension GL_GOOGLE_include_directive : require
 // dW (N×K) (+)= dYᵀ · X, dY M×N, X M×K: the weight gradient of a linear
 // layer, a sum of outer products over the batch rows M. Each invocation
 // owns a TM×TN block of dW (TM, TN multiples of 4).
@@ -8,8 +9,12 @@ layout(constant_id = 3) const uint TN = 8;
 layout(binding = 0, rgba32f) uniform readonly imageBuffer DY;
 layout(binding = 1, rgba32f) uniform readonly imageBuffer X;
 layout(binding = 2, rgba32f) uniform imageBuffer DW;
-// zdw, zdy, zx: floats between a batch's copies (vks_batch, grid z).
-layout(push_constant) uniform Push { uint M, N, K, lddy4, ldx4, lddw4, accumulate, zdw, zdy, zx; } p;
+layout(binding = 3, rgba32f) uniform imageBuffer DB;
+// zdw, zdy, zx, zdb: floats between a batch's copies (vks_batch, grid z).
+// with_db: also db (1×N) (+)= Σ_m dY[m], the bias gradient (bias_grad.glsl).
+layout(push_constant) uniform Push { uint M, N, K, lddy4, ldx4, lddw4, accumulate, zdw, zdy, zx, zdb, with_db; } p;
+
+#include "bias_grad.glsl"
 
 void main()
 {
@@ -18,6 +23,8 @@ void main()
     uint k0 = gl_GlobalInvocationID.y * TN;
     if (n0 >= p.N || k0 >= p.lddw4 * 4u)
         return;
+    if (p.with_db != 0u && k0 == 0u)
+        bias_grad(n0, TM);
     uint z = gl_WorkGroupID.z, dyo = z * (p.zdy / 4u), xo = z * (p.zx / 4u), dwo = z * (p.zdw / 4u);
     int dycol[TP], xcol[TQ];
     for (uint r = 0u; r < TP; r++) dycol[r] = int(dyo + min(n0 / 4u + r, p.lddy4 - 1u));

@@ -1,4 +1,5 @@
 #version 450
+#extension GL_GOOGLE_include_directive : require
 // dW (N×K) (+)= dYᵀ · X, dY M×N, X M×K, as gemm_dw.comp, for large
 // outputs on CPU devices: each invocation owns a 32×16 block of dW (rows
 // n0.., columns k0..), written out with macros for the reasons given in
@@ -11,8 +12,12 @@ layout(local_size_x_id = 0, local_size_y_id = 1) in;
 layout(binding = 0, rgba32f) uniform readonly imageBuffer DY;
 layout(binding = 1, rgba32f) uniform readonly imageBuffer X;
 layout(binding = 2, rgba32f) uniform imageBuffer DW;
-// zdw, zdy, zx: floats between a batch's copies (vks_batch, grid z).
-layout(push_constant) uniform Push { uint M, N, K, lddy4, ldx4, lddw4, accumulate, zdw, zdy, zx; } p;
+layout(binding = 3, rgba32f) uniform imageBuffer DB;
+// zdw, zdy, zx, zdb: floats between a batch's copies (vks_batch, grid z).
+// with_db: also db (1×N) (+)= Σ_m dY[m], the bias gradient (bias_grad.glsl).
+layout(push_constant) uniform Push { uint M, N, K, lddy4, ldx4, lddw4, accumulate, zdw, zdy, zx, zdb, with_db; } p;
+
+#include "bias_grad.glsl"
 
 const uint TM = 32u, TN = 16u;
 
@@ -54,6 +59,8 @@ void main()
     uint k0 = gl_GlobalInvocationID.x * TN;
     if (n0 >= p.N || k0 >= p.lddw4 * 4u)
         return;
+    if (p.with_db != 0u && k0 == 0u)
+        bias_grad(n0, TM);
     uint z = gl_WorkGroupID.z, dyo = z * (p.zdy / 4u), xo = z * (p.zx / 4u);
     dwo = z * (p.zdw / 4u);
     DECL_DYCOL(0) DECL_DYCOL(1) DECL_DYCOL(2) DECL_DYCOL(3)

@@ -62,10 +62,14 @@ static int run_backward(const gshape *s, uint64_t seed, int is_dw, int acc)
     vks_tensor *dy = th_rand_tensor(s->m, s->n, seed, &hdy);
     vks_tensor *in = th_rand_tensor(in_rows, s->k, seed + 1, &hin);
     vks_tensor *out = th_rand_tensor(out_rows, s->k, seed + 2, &hout);
+    /* dw also gives the bias gradient, starting random like out. */
+    float *hdb = NULL;
+    vks_tensor *db = is_dw ? th_rand_tensor(1, s->n, seed + 3, &hdb) : NULL;
     vks_seq *seq = th_seq_begin(0);
     if (is_dw) {
-        TH_OK(vks_gemm_dw(seq, out, dy, in, acc));
+        TH_OK(vks_gemm_dw_batched(seq, out, db, dy, in, acc, NULL));
         ref_gemm_dw(hout, hdy, hin, s->m, s->n, s->k, acc);
+        ref_sum_cols(hdb, hdy, s->m, s->n, acc);
     } else {
         TH_OK(vks_gemm_dx(seq, out, dy, in, acc));
         ref_gemm_dx(hout, hdy, hin, s->m, s->n, s->k, acc);
@@ -76,7 +80,13 @@ static int run_backward(const gshape *s, uint64_t seed, int is_dw, int acc)
     snprintf(extra, sizeof extra, "accumulate=%d", acc);
     shape_name(what, sizeof what, is_dw ? "gemm_dw" : "gemm_dx", s, extra);
     int ok = th_check(out, hout, TH_TOL, what);
-    free(hdy), free(hin), free(hout);
+    if (db) {
+        snprintf(extra, sizeof extra, "accumulate=%d bias gradient", acc);
+        shape_name(what, sizeof what, "gemm_dw", s, extra);
+        ok &= th_check(db, hdb, TH_TOL, what);
+        vks_tensor_destroy(db);
+    }
+    free(hdy), free(hin), free(hout), free(hdb);
     vks_tensor_destroy(dy), vks_tensor_destroy(in), vks_tensor_destroy(out);
     return ok;
 }
@@ -279,7 +289,9 @@ static int run_batched(const gshape *g, uint64_t seed, int form, int shared_x)
         a = stack_make(m, n, COPIES, seed + 1);
         b = stack_make(m, k, COPIES, seed + 2);
         bt.step[0] = c.step, bt.step[1] = a.step, bt.step[2] = b.step;
-        TH_OK(vks_gemm_dw_batched(seq, c.t, a.t, b.t, 1, &bt));
+        bias = stack_make(1, n, COPIES, seed + 3);
+        bt.step[3] = bias.step;
+        TH_OK(vks_gemm_dw_batched(seq, c.t, bias.t, a.t, b.t, 1, &bt));
     }
     th_seq_finish(seq);
     for (uint32_t z = 0; z < COPIES; z++) {
@@ -289,11 +301,15 @@ static int run_batched(const gshape *g, uint64_t seed, int form, int shared_x)
             ref_gemm_dx(slice(&c, z), slice(&a, z), slice(&b, z), m, n, k, 1);
         else
             ref_gemm_dw(slice(&c, z), slice(&a, z), slice(&b, z), m, n, k, 1);
+        if (form == 2)
+            ref_sum_cols(slice(&bias, z), slice(&a, z), m, n, 1);
     }
     char extra[32], what[128];
     snprintf(extra, sizeof extra, "batch of %d shared_x=%d", COPIES, shared_x);
     shape_name(what, sizeof what, form == 0 ? "gemm_fwd" : form == 1 ? "gemm_dx" : "gemm_dw", g, extra);
     int ok = th_check(c.t, c.h, TH_TOL, what);
+    if (form == 2)
+        ok &= th_check(bias.t, bias.h, TH_TOL, "gemm_dw's bias gradient");
     stack_free(&a), stack_free(&b), stack_free(&c);
     if (bias.t)
         stack_free(&bias);
@@ -303,7 +319,8 @@ static int run_batched(const gshape *g, uint64_t seed, int form, int shared_x)
 static void test_batched(void **state)
 {
     (void)state;
-    static const gshape batch_shapes[] = {{1, 3, 5}, {33, 65, 31}, {129, 200, 70}, {256, 64, 128}};
+    /* {64, 130, 129}: dW 129×130, so the big dw kernel runs too. */
+    static const gshape batch_shapes[] = {{1, 3, 5}, {33, 65, 31}, {129, 200, 70}, {256, 64, 128}, {64, 130, 129}};
     int failures = 0;
     for (size_t i = 0; i < sizeof batch_shapes / sizeof *batch_shapes; i++) {
         for (int form = 0; form < 3; form++)
@@ -353,7 +370,7 @@ static void test_batched_errors(void **state)
     expect_error(vks_gemm_fwd_batched(seq, y.t, x.t, w.t, NULL, VKS_ACT_NONE, &bt), "multiple of 4");
     bt.step[0] = y.step;
     bt.count = 0;
-    expect_error(vks_gemm_dw_batched(seq, w.t, y.t, x.t, 0, &bt), "at least one copy");
+    expect_error(vks_gemm_dw_batched(seq, w.t, NULL, y.t, x.t, 0, &bt), "at least one copy");
     vks_seq_destroy(seq);
     stack_free(&y), stack_free(&x), stack_free(&w);
 }

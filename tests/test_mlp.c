@@ -185,7 +185,8 @@ static int run_ensemble(const mlp_case *c, size_t k)
     float *hx, *hdy;
     vks_tensor *x = th_rand_tensor(xs ? NETS * xs : B, c->in, 60 + k, &hx);
     vks_tensor *dy = th_rand_tensor(NETS * ys, c->out, 70 + k, &hdy);
-    vks_tensor *y = th_tensor(NETS * ys, c->out, NULL), *dx = th_tensor(NETS * ys, c->in, NULL);
+    float *hy0, *hdx0;   /* the spare rows between blocks must keep these */
+    vks_tensor *y = th_rand_tensor(NETS * ys, c->out, 80 + k, &hy0), *dx = th_rand_tensor(NETS * ys, c->in, 90 + k, &hdx0);
     vks_seq *seq = th_seq_begin(0);
     TH_OK(nn_mlp_forward(seq, e, ws, x, y, true));
     TH_OK(nn_mlp_backward(seq, e, ws, x, dy, dx, NN_GRADS_WRITE));
@@ -215,6 +216,12 @@ static int run_ensemble(const mlp_case *c, size_t k)
         ok &= check_d(gy + (size_t)z * ys * c->out, ry, ny, TH_TOL, what);
         snprintf(what, sizeof what, "%s, ensemble network %u: dx", c->what, z);
         ok &= check_d(gdx + (size_t)z * ys * c->in, rdx, nx, TH_TOL, what);
+        size_t spare_y = (size_t)(z * ys + B) * c->out, spare_x = (size_t)(z * ys + B) * c->in;
+        if (memcmp(gy + spare_y, hy0 + spare_y, 2 * c->out * sizeof *gy) ||
+            memcmp(gdx + spare_x, hdx0 + spare_x, 2 * c->in * sizeof *gdx)) {
+            print_error("%s, ensemble network %u: rows after its block were written\n", c->what, z);
+            ok = 0;
+        }
         snprintf(what, sizeof what, "%s, ensemble network %u: gradients", c->what, z);
         ok &= check_d(gg[z], rg, r.size, TH_TOL, what);
         for (size_t j = 0; j < r.size; j++)
@@ -223,7 +230,7 @@ static int run_ensemble(const mlp_case *c, size_t k)
         ok &= check_d(gg2[z], rg, r.size, TH_TOL, what);
         free(xd), free(dyd), free(ry), free(rg), free(rdx), free(gg[z]), free(gg2[z]), free(theta[z]);
     }
-    free(gy), free(gdx), free(hx), free(hdy);
+    free(gy), free(gdx), free(hx), free(hdy), free(hy0), free(hdx0);
     vks_tensor_destroy(x), vks_tensor_destroy(dy), vks_tensor_destroy(y), vks_tensor_destroy(dx);
     vks_tensor_destroy(values);
     nn_mlp_ws_destroy(ws);
@@ -250,11 +257,15 @@ static void test_ensemble_members_and_errors(void **state)
     const uint64_t seeds[2] = {11, 12};
     nn_mlp *e = NULL, *alone = NULL;
     TH_OK(nn_mlp_create_ensemble(th.ctx, &cfg, seeds, 2, &e));
-    cfg.seed = 12;
-    TH_OK(nn_mlp_create(th.ctx, &cfg, &alone));
-    float *want = read_role(alone, NN_THETA), *got = read_role(nn_mlp_member(e, 1), NN_THETA);
-    assert_memory_equal(want, got, nn_params_dense_size(alone->params) * sizeof *want);
-    free(want), free(got);
+    for (uint32_t z = 0; z < 2; z++) {
+        cfg.seed = seeds[z];
+        TH_OK(nn_mlp_create(th.ctx, &cfg, &alone));
+        float *want = read_role(alone, NN_THETA), *got = read_role(nn_mlp_member(e, z), NN_THETA);
+        assert_memory_equal(want, got, nn_params_dense_size(alone->params) * sizeof *want);
+        free(want), free(got);
+        nn_mlp_destroy(alone);
+    }
+    assert_null(nn_mlp_member(e, 2));
     float one = 0.0f;
     TH_ERR(th.ctx, nn_params_read(e->params, NN_THETA, &one), VKSAC_E_STATE);
 
@@ -273,7 +284,6 @@ static void test_ensemble_members_and_errors(void **state)
     vks_seq_destroy(seq);
     vks_tensor_destroy(x), vks_tensor_destroy(y1), vks_tensor_destroy(y3);
     nn_mlp_ws_destroy(ws);
-    nn_mlp_destroy(alone);
     nn_mlp_destroy(e);
 }
 

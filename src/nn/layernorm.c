@@ -31,10 +31,13 @@ static vksac_status stack_push(vks_ctx *ctx, const char *fn, const nn_stack *sta
     pc->zseed[0] = pc->f.seed;
     if (!stack)
         return VKSAC_OK;
-    if (stack->count == 0 || stack->count > NN_MAX_STACK || stack->rows == 0 ||
-        (uint64_t)stack->count * stack->rows != vks_tensor_rows(u))
-        return vks_fail(ctx, VKSAC_E_ARG, "%s: a stack of %u networks of %u rows (1 to %u networks) does not "
-                        "match u's %u rows", fn, stack->count, stack->rows, NN_MAX_STACK, vks_tensor_rows(u));
+    if (stack->count == 0 || stack->count > NN_MAX_STACK)
+        return vks_fail(ctx, VKSAC_E_ARG, "%s: a stack holds 1 to %u networks, got %u", fn, NN_MAX_STACK,
+                        stack->count);
+    if (stack->rows == 0 || (uint64_t)stack->count * stack->rows != vks_tensor_rows(u))
+        return vks_fail(ctx, VKSAC_E_ARG, "%s: a stack of %u networks of %u rows needs u of %llu rows, u has %u",
+                        fn, stack->count, stack->rows, (unsigned long long)stack->count * stack->rows,
+                        vks_tensor_rows(u));
     pc->zrows = stack->rows;
     pc->zgain = (uint32_t)stack->step;
     for (uint32_t z = 0; z < stack->count; z++)
@@ -97,7 +100,7 @@ vksac_status nn_ln_forward_stacked(vks_seq *seq, vks_tensor *y, vks_tensor *stat
         return VKSAC_E_ARG;
     vks_ctx *ctx = vks_seq_ctx(seq);
     VKS_TRY(ln_forward_args(ctx, fn, y, stats, u, gain, residual, act, stack));
-    ln_push pc;
+    ln_push pc = {0};
     const vks_tensor *values;
     VKS_TRY(nn_fused_push_init(ctx, fn, u, act, drop, &pc.f, &values));
     VKS_TRY(stack_push(ctx, fn, stack, u, &pc));
@@ -160,7 +163,7 @@ vksac_status nn_ln_backward_stacked(vks_seq *seq, vks_tensor *du, vks_tensor *dg
         return VKSAC_E_ARG;
     vks_ctx *ctx = vks_seq_ctx(seq);
     VKS_TRY(ln_backward_args(ctx, fn, du, dgain, scratch, dy, u, gain, stats, act, stack));
-    ln_push pc;
+    ln_push pc = {0};
     const vks_tensor *values;
     VKS_TRY(nn_fused_push_init(ctx, fn, u, act, drop, &pc.f, &values));
     VKS_TRY(stack_push(ctx, fn, stack, u, &pc));

@@ -166,6 +166,21 @@ static vksac_status shell(vks_ctx *ctx, const nn_mlp_config *cfg, nn_mlp **out, 
 
 static uint32_t seed32(uint64_t seed) { return (uint32_t)seed ^ (uint32_t)(seed >> 32); }
 
+/* A single network whose parameters were just made (status st): its
+ * initial weights from cfg.seed, or destroyed on failure. */
+static vksac_status finish_one(nn_mlp *m, vksac_status st, nn_mlp **out)
+{
+    if (st == VKSAC_OK)
+        st = upload_initial(m);
+    if (st != VKSAC_OK) {
+        nn_mlp_destroy(m);
+        return st;
+    }
+    m->stack = (nn_stack){.count = 1, .seed = {seed32(m->cfg.seed)}};
+    *out = m;
+    return VKSAC_OK;
+}
+
 vksac_status nn_mlp_create(vks_ctx *ctx, const nn_mlp_config *cfg, nn_mlp **out)
 {
     if (!ctx)
@@ -179,15 +194,7 @@ vksac_status nn_mlp_create(vks_ctx *ctx, const nn_mlp_config *cfg, nn_mlp **out)
     VKS_TRY(shell(ctx, cfg, &m, &l));
     vksac_status st = nn_params_create(ctx, l.shapes, l.n, &m->params);
     free(l.shapes);
-    if (st == VKSAC_OK)
-        st = upload_initial(m);
-    if (st != VKSAC_OK) {
-        nn_mlp_destroy(m);
-        return st;
-    }
-    m->stack = (nn_stack){.count = 1, .seed = {seed32(cfg->seed)}};
-    *out = m;
-    return VKSAC_OK;
+    return finish_one(m, st, out);
 }
 
 /* Network z of an ensemble: the ensemble's layout with its own seed, and
@@ -201,19 +208,15 @@ static vksac_status make_member(nn_mlp *e, uint32_t z, uint64_t seed, nn_mlp **o
     layout l;
     VKS_TRY(shell(ctx, &c, &m, &l));
     free(l.shapes);
-    vksac_status st = nn_params_member(e->params, z, &m->params);
-    if (st == VKSAC_OK)
-        st = upload_initial(m);
-    if (st != VKSAC_OK) {
-        nn_mlp_destroy(m);
-        return st;
-    }
-    m->stack = (nn_stack){.count = 1, .seed = {seed32(seed)}};
-    *out = m;
-    return VKSAC_OK;
+    return finish_one(m, nn_params_member(e->params, z, &m->params), out);
 }
 
-nn_mlp *nn_mlp_member(nn_mlp *m, uint32_t z) { return m->copies > 1 ? m->member[z] : m; }
+nn_mlp *nn_mlp_member(nn_mlp *m, uint32_t z)
+{
+    if (!m || z >= m->copies)
+        return NULL;
+    return m->copies > 1 ? m->member[z] : m;
+}
 
 vksac_status nn_mlp_create_ensemble(vks_ctx *ctx, const nn_mlp_config *cfg, const uint64_t *seeds, uint32_t copies,
                                     nn_mlp **out)
@@ -336,6 +339,9 @@ vksac_status nn_mlp_ws_create(const nn_mlp *m, uint32_t batch, const vks_tensor 
     *out = NULL;
     if (batch == 0)
         return vks_fail(ctx, VKSAC_E_ARG, "nn_mlp_ws_create: batch must be positive, got 0");
+    if ((uint64_t)batch * m->copies > UINT32_MAX / 4)
+        return vks_fail(ctx, VKSAC_E_ARG, "nn_mlp_ws_create: batch %u for each of %u networks is too large "
+                        "(at most %u rows in all)", batch, m->copies, UINT32_MAX / 4);
     if (m->cfg.dropout > 0.0f && !values)
         return vks_fail(ctx, VKSAC_E_ARG, "nn_mlp_ws_create: the network has dropout %g, so 'values' (the "
                         "tensor holding the RNG counter) must not be NULL", (double)m->cfg.dropout);
@@ -475,7 +481,8 @@ vksac_status nn_mlp_forward(vks_seq *seq, const nn_mlp *m, nn_mlp_ws *ws, const 
     return linear(seq, m, ws, yo, W(ws, z), m->out_w, m->out_b);
 }
 
-/* dW (+)= dYᵀX, db (+)= Σ_rows dY: a linear layer's parameter gradients. */
+/* dW (+)= dYᵀX, db (+)= Σ_rows dY: a linear layer's parameter gradients,
+ * one dispatch. */
 static vksac_status linear_grads(vks_seq *seq, nn_mlp *m, const nn_mlp_ws *ws, int w, int b, io dy, io x,
                                  nn_grads grads)
 {
@@ -484,8 +491,8 @@ static vksac_status linear_grads(vks_seq *seq, nn_mlp *m, const nn_mlp_ws *ws, i
     bool acc = grads == NN_GRADS_ADD;
     vks_batch bt;
     uint64_t ps = m->params->step;
-    VKS_TRY(vks_gemm_dw_batched(seq, P(m, NN_GRAD, w), dy.t, x.t, acc, batch_of(ws, &bt, ps, dy.step, x.step, 0)));
-    return vks_sum_cols_batched(seq, P(m, NN_GRAD, b), dy.t, acc, batch_of(ws, &bt, ps, dy.step, 0, 0));
+    return vks_gemm_dw_batched(seq, P(m, NN_GRAD, w), P(m, NN_GRAD, b), dy.t, x.t, acc,
+                               batch_of(ws, &bt, ps, dy.step, x.step, ps));
 }
 
 /* The gain gradient of a LayerNorm, or NULL when gradients are skipped. */

@@ -67,10 +67,11 @@ void nn_mlp_destroy(nn_mlp *m);
  * records one dispatch per layer for all of them. Its members are owned by
  * it: use them for anything per network (optimisers, checkpoints, single
  * passes), never destroy them. */
-/* Network z of an ensemble, or m itself when it is one network (z 0). */
-nn_mlp *nn_mlp_member(nn_mlp *m, uint32_t z);
 vksac_status nn_mlp_create_ensemble(vks_ctx *ctx, const nn_mlp_config *cfg, const uint64_t *seeds, uint32_t copies,
                                     nn_mlp **out);
+/* Network z of an ensemble, or m itself when it is one network (z 0);
+ * NULL past the last. */
+nn_mlp *nn_mlp_member(nn_mlp *m, uint32_t z);
 /* Recomputes the initial weights of cfg.seed on the host (dense, in
  * parameter order, nn_params_dense_size floats); nn_mlp_create uploads them. */
 vksac_status nn_mlp_initial_weights(const nn_mlp *m, float *dst);

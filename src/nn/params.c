@@ -34,7 +34,8 @@ static vksac_status check_shapes(vks_ctx *ctx, const nn_param *shapes, uint32_t 
     return VKSAC_OK;
 }
 
-static uint32_t stride_of(const nn_param *t) { return (t->cols + 3u) & ~3u; }
+static uint32_t stride_of(const nn_param *t) { return (t->cols + 3u) & ~3u; }   /* as vks tensors pad */
+static uint64_t align_up(uint64_t n) { return (n + NN_ALIGN - 1) / NN_ALIGN * NN_ALIGN; }
 
 /* The flat buffers (new ones, or views of an ensemble's set) and the
  * tensors in them; an ensemble's tensors span every set. */
@@ -94,11 +95,10 @@ vksac_status nn_params_create_copies(vks_ctx *ctx, const nn_param *shapes, uint3
     for (uint32_t i = 0; i < count; i++) {
         p->param[i] = shapes[i];
         p->param[i].offset = at;
-        uint64_t size = (uint64_t)shapes[i].rows * stride_of(&shapes[i]);
-        at += (size + NN_ALIGN - 1) / NN_ALIGN * NN_ALIGN;
+        at += align_up((uint64_t)shapes[i].rows * stride_of(&shapes[i]));
         /* A tensor spanning every set ends within a row past the last one. */
         if (copies > 1 && stride_of(&shapes[i]) > slack)
-            slack = (stride_of(&shapes[i]) + NN_ALIGN - 1) / NN_ALIGN * NN_ALIGN;
+            slack = align_up(stride_of(&shapes[i]));
     }
     p->copies = copies;
     p->step = at;
@@ -117,11 +117,14 @@ vksac_status nn_params_create_copies(vks_ctx *ctx, const nn_param *shapes, uint3
 
 vksac_status nn_params_member(nn_params *ens, uint32_t z, nn_params **out)
 {
-    if (!ens || !out)
+    if (!ens)
         return VKSAC_E_ARG;
+    if (!out)
+        return vks_fail(ens->ctx, VKSAC_E_ARG, "nn_params_member: out must not be NULL");
     *out = NULL;
     if (z >= ens->copies)
-        return vks_fail(ens->ctx, VKSAC_E_ARG, "nn_params_member: set %u of an ensemble of %u", z, ens->copies);
+        return vks_fail(ens->ctx, VKSAC_E_ARG, "nn_params_member: set %u asked for, the ensemble has sets 0 to %u",
+                        z, ens->copies - 1);
     nn_params *p = NULL;
     VKS_TRY(alloc_set(ens->ctx, ens->count, &p));
     memcpy(p->param, ens->param, ens->count * sizeof *p->param);

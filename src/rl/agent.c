@@ -253,6 +253,8 @@ static void opt_config(const vksac_net_config *n, nn_opt_config *o)
     o->regen_lambda = n->regen_reg_rate;
 }
 
+_Static_assert(RL_MAX_CRITICS <= NN_MAX_STACK, "an ensemble must hold every critic");
+
 /* The critics, one network or an ensemble run as one. */
 static vksac_status create_critics(rl_agent *a, nn_mlp **out)
 {

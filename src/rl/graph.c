@@ -17,7 +17,7 @@ struct rl_graph {
     vks_tensor *H, *H2, *dH, *Y;
     rl_head_out next, pi;                      /* head outputs at s' and s */
     vks_tensor *stack[STACK_COUNT];            /* N·Bp rows each */
-    vks_tensor *view[STACK_COUNT][RL_MAX_CRITICS];
+    vks_tensor *first[STACK_COUNT];             /* the first critic's B rows */
     nn_mlp_ws *ws_next, *ws_pi;                /* actor at s', at s */
     nn_mlp_ws *ws_t, *ws_q, *ws_cpi;           /* every critic at once: target, online, at (s, a~π) */
     vks_seq *seq[2];                           /* without, with the actor step */
@@ -44,9 +44,7 @@ static vksac_status stacks(rl_graph *g)
     for (int k = 0; k < STACK_COUNT; k++) {
         uint32_t cols = k == STACK_DX ? s->S + s->C : rl_critic_out(s);
         VKS_TRY(vks_tensor_create(g->a->ctx, s->N * g->bp, cols, &g->stack[k]));
-        uint64_t per = (uint64_t)g->bp * vks_tensor_stride(g->stack[k]);
-        for (uint32_t n = 0; n < s->N; n++)
-            VKS_TRY(vks_tensor_view(g->stack[k], n * per, g->B, cols, &g->view[k][n]));
+        VKS_TRY(vks_tensor_view(g->stack[k], 0, g->B, cols, &g->first[k]));
     }
     return VKSAC_OK;
 }
@@ -93,7 +91,7 @@ static vksac_status tensors(rl_graph *g)
  * B rows of the one critic otherwise. */
 static vks_tensor *per_critic(const rl_graph *g, int k)
 {
-    return g->a->heads.shape.N > 1 ? g->stack[k] : g->view[k][0];
+    return g->a->heads.shape.N > 1 ? g->stack[k] : g->first[k];
 }
 
 static const vks_tensor *log_alpha(const rl_graph *g) { return g->a->alpha->view[NN_THETA][0]; }
@@ -192,8 +190,7 @@ void rl_graph_destroy(rl_graph *g)
     nn_mlp_ws_destroy(g->ws_q);
     nn_mlp_ws_destroy(g->ws_cpi);
     for (int k = 0; k < STACK_COUNT; k++) {
-        for (uint32_t n = 0; n < RL_MAX_CRITICS; n++)
-            vks_tensor_destroy(g->view[k][n]);
+        vks_tensor_destroy(g->first[k]);
         vks_tensor_destroy(g->stack[k]);
     }
     rl_head_out *o[] = {&g->next, &g->pi};

@@ -11,7 +11,7 @@
 #include "vk/runtime.h"
 
 #define VKS_MAX_BINDINGS 12
-#define VKS_MAX_PUSH 64
+#define VKS_MAX_PUSH 128
 #define VKS_ERR_LEN 512
 
 /* One large device allocation, bound to one buffer, sub-allocated into

@@ -41,8 +41,9 @@ vksac_status vks_need_copies(vks_ctx *ctx, const vks_tensor *t, uint32_t rows, u
     if (t->cols != cols)
         return vks_fail(ctx, VKSAC_E_ARG, "%s: tensor '%s' has %u columns, expected %u", fn, name, t->cols, cols);
     uint64_t copy = (uint64_t)rows * t->stride, have = (uint64_t)t->rows * t->stride;
-    if (count == 0)
-        return vks_fail(ctx, VKSAC_E_ARG, "%s: a batch needs at least one copy", fn);
+    if (count == 0 || rows == 0)
+        return vks_fail(ctx, VKSAC_E_ARG, "%s: a batch needs at least one copy of at least one row, got %u of %u",
+                        fn, count, rows);
     if (step % 4 != 0 || step > UINT32_MAX)
         return vks_fail(ctx, VKSAC_E_ARG, "%s: tensor '%s': the step between copies must be a multiple of 4 "
                         "floats below 2^32, got %llu", fn, name, (unsigned long long)step);

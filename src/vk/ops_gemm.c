@@ -50,9 +50,10 @@ static bool big_blocks(uint32_t rows, uint32_t stride) { return rows >= 128 && s
 static vksac_status operand(vks_ctx *ctx, const char *fn, const vks_batch *batch, int i, const vks_tensor *t,
                             uint32_t rows, uint32_t cols, bool written, const char *name)
 {
-    VKS_TRY(vks_need_tensor(ctx, t, fn, name));
-    if (!batch)
+    if (!batch) {
+        VKS_TRY(vks_need_tensor(ctx, t, fn, name));
         return vks_need_shape(ctx, t, rows, cols, fn, name);
+    }
     return vks_need_copies(ctx, t, rows, cols, batch->count, batch->step[i], written, fn, name);
 }
 
@@ -70,6 +71,18 @@ static copies copies_of(const vks_batch *batch, uint32_t rows)
             c.z[i] = (uint32_t)batch->step[i];
     }
     return c;
+}
+
+/* True when every copy of a (la floats each) and every copy of b (lb) are
+ * disjoint, both in one storage with the same step between copies: their
+ * first copies then must not meet modulo the step. */
+static bool copies_apart(const vks_tensor *a, uint64_t la, const vks_tensor *b, uint64_t lb, uint64_t sa,
+                         uint64_t sb)
+{
+    if (a->chunk != b->chunk || sa != sb || sa == 0 || la > sa || lb > sa)
+        return false;
+    uint64_t a0 = a->offset / 4, b0 = b->offset / 4, d = (b0 + sa - a0 % sa) % sa;
+    return la <= d && d + lb <= sa;
 }
 
 vksac_status vks_gemm_fwd(vks_seq *s, vks_tensor *y, const vks_tensor *x, const vks_tensor *w, const vks_tensor *b,
@@ -159,11 +172,11 @@ vksac_status vks_gemm_dx_batched(vks_seq *s, vks_tensor *dx, const vks_tensor *d
 
 vksac_status vks_gemm_dw(vks_seq *s, vks_tensor *dw, const vks_tensor *dy, const vks_tensor *x, int accumulate)
 {
-    return vks_gemm_dw_batched(s, dw, dy, x, accumulate, NULL);
+    return vks_gemm_dw_batched(s, dw, NULL, dy, x, accumulate, NULL);
 }
 
-vksac_status vks_gemm_dw_batched(vks_seq *s, vks_tensor *dw, const vks_tensor *dy, const vks_tensor *x,
-                                 int accumulate, const vks_batch *batch)
+vksac_status vks_gemm_dw_batched(vks_seq *s, vks_tensor *dw, vks_tensor *db, const vks_tensor *dy,
+                                 const vks_tensor *x, int accumulate, const vks_batch *batch)
 {
     static const char fn[] = "vks_gemm_dw";
     if (!s)
@@ -177,17 +190,29 @@ vksac_status vks_gemm_dw_batched(vks_seq *s, vks_tensor *dw, const vks_tensor *d
     VKS_TRY(operand(ctx, fn, batch, 1, dy, M, N, false, "dy"));
     VKS_TRY(operand(ctx, fn, batch, 2, x, M, K, false, "x"));
     VKS_TRY(operand(ctx, fn, batch, 0, dw, N, K, true, "dw"));
+    if (db) {
+        VKS_TRY(operand(ctx, fn, batch, 3, db, 1, N, true, "db"));
+        VKS_TRY(vks_need_distinct(ctx, db, "db", dy, "dy", fn));
+        /* An ensemble's weight and bias gradients interleave, set by set. */
+        if (!batch || !copies_apart(dw, (uint64_t)N * dw->stride, db, db->stride, batch->step[0], batch->step[3]))
+            VKS_TRY(vks_need_distinct(ctx, db, "db", dw, "dw", fn));
+    }
     VKS_TRY(vks_need_distinct(ctx, dw, "dw", dy, "dy", fn));
     VKS_TRY(vks_need_distinct(ctx, dw, "dw", x, "x", fn));
     VKS_TRY(vks_need_loop(ctx, M, fn, "a reduction over M rows"));
     if (ctx->gemm_variant == 2) {
         tiled_push pc = {N, K, M, 1, dy->stride, x->stride, 1, dw->stride, accumulate ? 8u : 0u,
                          z.z[1], z.z[2], 0, z.z[0]};
-        return launch_tiled(s, dy, x, NULL, dw, &pc, z.count);
+        VKS_TRY(launch_tiled(s, dy, x, NULL, dw, &pc, z.count));
+        vks_batch cols = {z.count, M, {batch ? batch->step[3] : 0, batch ? batch->step[1] : 0}};
+        return db ? vks_sum_cols_batched(s, db, dy, accumulate, batch ? &cols : NULL) : VKSAC_OK;
     }
-    struct { uint32_t M, N, K, lddy4, ldx4, lddw4, accumulate, zdw, zdy, zx; } pc = {
-        M, N, K, dy->stride / 4, x->stride / 4, dw->stride / 4, accumulate != 0, z.z[0], z.z[1], z.z[2]};
-    const vks_tensor *ops[] = {dy, x, dw};
+    struct { uint32_t M, N, K, lddy4, ldx4, lddw4, accumulate, zdw, zdy, zx, zdb, with_db; } pc = {
+        M, N, K, dy->stride / 4, x->stride / 4, dw->stride / 4, accumulate != 0, z.z[0], z.z[1], z.z[2], z.z[3],
+        db != NULL};
+    /* Without db the kernel writes nothing there; dw stands in for it, as
+     * the binding is a written one and dw is written anyway. */
+    const vks_tensor *ops[] = {dy, x, dw, db ? db : dw};
     if (big_blocks(N, dw->stride))
         return launch_blocked(s, VKS_K_GEMM_DW_BIG, ops, &pc, sizeof pc, N, dw->stride, true, z.count);
     return launch_blocked(s, VKS_K_GEMM_DW, ops, &pc, sizeof pc, N, dw->stride, false, z.count);

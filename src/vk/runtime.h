@@ -237,7 +237,10 @@ vksac_status vks_gemm_fwd_batched(vks_seq *seq, vks_tensor *y, const vks_tensor 
                                   const vks_tensor *b, vks_act act, const vks_batch *batch);
 vksac_status vks_gemm_dx_batched(vks_seq *seq, vks_tensor *dx, const vks_tensor *dy, const vks_tensor *w,
                                  int accumulate, const vks_batch *batch);
-vksac_status vks_gemm_dw_batched(vks_seq *seq, vks_tensor *dw, const vks_tensor *dy, const vks_tensor *x,
-                                 int accumulate, const vks_batch *batch);
+/* dw also gives a linear layer's bias gradient db (1×N) (+)= column sums of
+ * dY when db is non-NULL (batch operand 3), in the same dispatch on the
+ * blocked kernels. */
+vksac_status vks_gemm_dw_batched(vks_seq *seq, vks_tensor *dw, vks_tensor *db, const vks_tensor *dy,
+                                 const vks_tensor *x, int accumulate, const vks_batch *batch);
 
 #endif
