@@ -405,6 +405,28 @@ static int check_du(const vks_tensor *du, const float *want, const float *scale,
     return th_padding_zero(du, what) && ok;
 }
 
+static void ln_want_free(ln_want *w)
+{
+    free(w->y), free(w->stats), free(w->du), free(w->du_scale), free(w->dgain);
+}
+
+/* y, stats, du and dgain against want; `what` holds the case's name, n
+ * characters of it. */
+static int compare_ln(char *what, size_t size, int n, const vks_tensor *y, const vks_tensor *stats,
+                      const vks_tensor *du, const vks_tensor *dgain, const ln_want *want)
+{
+    int failures = 0;
+    snprintf(what + n, size - n, " y");
+    failures += !th_check(y, want->y, TH_TOL, what);
+    snprintf(what + n, size - n, " stats");
+    failures += !th_check(stats, want->stats, TH_TOL, what);
+    snprintf(what + n, size - n, " du");
+    failures += !check_du(du, want->du, want->du_scale, what);
+    snprintf(what + n, size - n, " dgain");
+    failures += !th_check(dgain, want->dgain, TH_TOL, what);
+    return failures;
+}
+
 /* Forward then backward in one recording (stats flow from one to the
  * other as in a network), each output against the reference. */
 static int check_ln(const ln_case *c, const vks_tensor *values, uint64_t seed)
@@ -426,19 +448,11 @@ static int check_ln(const ln_case *c, const vks_tensor *values, uint64_t seed)
     char what[128];
     int n = snprintf(what, sizeof what, "LN %s %ux%u rate %g%s%s", nn_act_name(c->act), b, c->cols,
                      (double)c->rate, c->residual ? " residual" : "", c->accumulate ? " accumulate" : "");
-    int failures = 0;
-    snprintf(what + n, sizeof what - n, " y");
-    failures += !th_check(y, want.y, TH_TOL, what);
-    snprintf(what + n, sizeof what - n, " stats");
-    failures += !th_check(stats, want.stats, TH_TOL, what);
-    snprintf(what + n, sizeof what - n, " du");
-    failures += !check_du(du, want.du, want.du_scale, what);
-    snprintf(what + n, sizeof what - n, " dgain");
-    failures += !th_check(dgain, want.dgain, TH_TOL, what);
+    int failures = compare_ln(what, sizeof what, n, y, stats, du, dgain, &want);
     snprintf(what + n, sizeof what - n, " scratch");
     failures += !th_padding_zero(scratch, what);
     free(h.u), free(h.gain), free(h.res), free(h.dy), free(h.dgain);
-    free(want.y), free(want.stats), free(want.du), free(want.du_scale), free(want.dgain);
+    ln_want_free(&want);
     vks_tensor *all[] = {u, gain, res, dy, dgain, y, stats, du, scratch};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         vks_tensor_destroy(all[i]);
@@ -488,39 +502,32 @@ static int check_ln_stacked(const ln_case *c, const vks_tensor *values, uint64_t
     TH_OK(nn_ln_backward_stacked(seq, du, dgain, scratch, dy, u, gain, stats, c->act, &drop, c->accumulate, &st));
     th_seq_finish(seq);
 
-    float *wy = malloc(NETS * ny * sizeof *wy), *ws = malloc(NETS * 2 * (size_t)b * sizeof *ws);
-    float *wdu = malloc(NETS * nu * sizeof *wdu), *wsc = malloc(NETS * nu * sizeof *wsc);
-    float *wdg = malloc(2 * NETS * (size_t)w * sizeof *wdg);
-    assert_true(wy && ws && wdu && wsc && wdg);
-    copy_want(wdg, h.dgain, 2 * NETS * (size_t)w);
+    /* Each network's reference in its rows; the spare gain rows keep dgain's start. */
+    ln_want all = {malloc(NETS * ny * sizeof(float)), malloc(NETS * 2 * (size_t)b * sizeof(float)),
+                   malloc(NETS * nu * sizeof(float)), malloc(NETS * nu * sizeof(float)),
+                   malloc(2 * NETS * (size_t)w * sizeof(float))};
+    assert_true(all.y && all.stats && all.du && all.du_scale && all.dgain);
+    copy_want(all.dgain, h.dgain, 2 * NETS * (size_t)w);
     for (uint32_t z = 0; z < NETS; z++) {
         ln_host hz = {h.u + z * nu, h.gain + 2 * z * w, c->residual ? h.res + z * ny : NULL, h.dy + z * ny,
                       h.dgain + 2 * z * w};
         ln_want want = ln_reference(c, &hz, seeds[z]);
-        copy_want(wy + z * ny, want.y, ny);
-        copy_want(ws + 2 * z * b, want.stats, 2 * (size_t)b);
-        copy_want(wdu + z * nu, want.du, nu);
-        copy_want(wsc + z * nu, want.du_scale, nu);
-        copy_want(wdg + 2 * z * w, want.dgain, w);
-        free(want.y), free(want.stats), free(want.du), free(want.du_scale), free(want.dgain);
+        copy_want(all.y + z * ny, want.y, ny);
+        copy_want(all.stats + 2 * z * b, want.stats, 2 * (size_t)b);
+        copy_want(all.du + z * nu, want.du, nu);
+        copy_want(all.du_scale + z * nu, want.du_scale, nu);
+        copy_want(all.dgain + 2 * z * w, want.dgain, w);
+        ln_want_free(&want);
     }
     char what[128];
     int n = snprintf(what, sizeof what, "stacked LN %s %ux%u rate %g%s", nn_act_name(c->act), b, c->cols,
                      (double)c->rate, c->residual ? " residual" : "");
-    int failures = 0;
-    snprintf(what + n, sizeof what - n, " y");
-    failures += !th_check(y, wy, TH_TOL, what);
-    snprintf(what + n, sizeof what - n, " stats");
-    failures += !th_check(stats, ws, TH_TOL, what);
-    snprintf(what + n, sizeof what - n, " du");
-    failures += !check_du(du, wdu, wsc, what);
-    snprintf(what + n, sizeof what - n, " dgain");
-    failures += !th_check(dgain, wdg, TH_TOL, what);
+    int failures = compare_ln(what, sizeof what, n, y, stats, du, dgain, &all);
     free(h.u), free(h.gain), free(h.res), free(h.dy), free(h.dgain);
-    free(wy), free(ws), free(wdu), free(wsc), free(wdg);
-    vks_tensor *all[] = {u, gain, res, dy, dgain, y, stats, du, scratch};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-        vks_tensor_destroy(all[i]);
+    ln_want_free(&all);
+    vks_tensor *t[] = {u, gain, res, dy, dgain, y, stats, du, scratch};
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+        vks_tensor_destroy(t[i]);
     return failures;
 }
 

@@ -173,8 +173,9 @@ vksac_status nn_ln_backward_stacked(vks_seq *seq, vks_tensor *du, vks_tensor *dg
                             nn_row_groups(ctx, pc.f.rows), 1, 1));
     if (!dgain)
         return VKSAC_OK;
+    if (!stack)
+        return vks_sum_cols(seq, dgain, scratch, accumulate_dgain);
     /* Σ over each network's rows of scratch into its own gain gradient. */
-    vks_batch per = {stack ? stack->count : 1, stack ? stack->rows : vks_tensor_rows(scratch),
-                     {stack ? stack->step : 0, stack ? (uint64_t)stack->rows * vks_tensor_stride(scratch) : 0}};
-    return vks_sum_cols_batched(seq, dgain, scratch, accumulate_dgain, stack ? &per : NULL);
+    vks_batch per = {stack->count, stack->rows, {stack->step, (uint64_t)stack->rows * vks_tensor_stride(scratch)}};
+    return vks_sum_cols_batched(seq, dgain, scratch, accumulate_dgain, &per);
 }

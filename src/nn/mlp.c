@@ -120,7 +120,7 @@ void nn_mlp_destroy(nn_mlp *m)
 {
     if (!m)
         return;
-    for (uint32_t z = 0; m->member && z < m->copies; z++)
+    for (uint32_t z = 0; m->member && z < m->params->copies; z++)
         nn_mlp_destroy(m->member[z]);   /* their parameters alias ours */
     free(m->member);
     nn_params_destroy(m->params);
@@ -158,7 +158,6 @@ static vksac_status shell(vks_ctx *ctx, const nn_mlp_config *cfg, nn_mlp **out, 
     m->hs = nn_act_width(cfg->act, cfg->hidden);
     m->eh = cfg->expansion * cfg->hidden;
     m->ea = nn_act_width(cfg->act, m->eh);
-    m->copies = 1;
     lay_out(m, l);
     *out = m;
     return VKSAC_OK;
@@ -176,7 +175,6 @@ static vksac_status finish_one(nn_mlp *m, vksac_status st, nn_mlp **out)
         nn_mlp_destroy(m);
         return st;
     }
-    m->stack = (nn_stack){.count = 1, .seed = {seed32(m->cfg.seed)}};
     *out = m;
     return VKSAC_OK;
 }
@@ -213,9 +211,9 @@ static vksac_status make_member(nn_mlp *e, uint32_t z, uint64_t seed, nn_mlp **o
 
 nn_mlp *nn_mlp_member(nn_mlp *m, uint32_t z)
 {
-    if (!m || z >= m->copies)
+    if (!m || z >= m->params->copies)
         return NULL;
-    return m->copies > 1 ? m->member[z] : m;
+    return m->member ? m->member[z] : m;
 }
 
 vksac_status nn_mlp_create_ensemble(vks_ctx *ctx, const nn_mlp_config *cfg, const uint64_t *seeds, uint32_t copies,
@@ -236,17 +234,10 @@ vksac_status nn_mlp_create_ensemble(vks_ctx *ctx, const nn_mlp_config *cfg, cons
     m->cfg.seed = seeds[0];
     vksac_status st = nn_params_create_copies(ctx, l.shapes, l.n, copies, &m->params);
     free(l.shapes);
-    m->member = calloc(copies, sizeof *m->member);
-    if (st == VKSAC_OK && !m->member)
+    if (st == VKSAC_OK && !(m->member = calloc(copies, sizeof *m->member)))
         st = vks_fail(ctx, VKSAC_E_OOM, "out of host memory for an ensemble");
-    if (st == VKSAC_OK) {
-        m->copies = copies;
-        m->stack = (nn_stack){.count = copies, .step = m->params->step};
-    }
-    for (uint32_t z = 0; z < copies && st == VKSAC_OK; z++) {
+    for (uint32_t z = 0; z < copies && st == VKSAC_OK; z++)
         st = make_member(m, z, seeds[z], &m->member[z]);
-        m->stack.seed[z] = seed32(seeds[z]);
-    }
     if (st != VKSAC_OK) {
         nn_mlp_destroy(m);
         return st;
@@ -275,7 +266,7 @@ struct nn_mlp_ws {
     /* backward scratch */
     vks_tensor *g, *g2, *dv, *da, *du1, *du0, *scr_h, *scr_e;
     bool train;             /* of the last recorded forward */
-    nn_stack stack;         /* an ensemble's, with `batch` rows per network */
+    nn_stack stack;         /* the networks (one unless an ensemble), `batch` rows each */
 };
 
 void nn_mlp_ws_destroy(nn_mlp_ws *ws)
@@ -299,7 +290,7 @@ void nn_mlp_ws_destroy(nn_mlp_ws *ws)
 static vksac_status ws_alloc(nn_mlp_ws *ws, vks_ctx *ctx)
 {
     const nn_mlp *m = ws->m;
-    uint32_t B = ws->batch * m->copies;   /* an ensemble's networks' rows, stacked */
+    uint32_t B = ws->batch * ws->stack.count;   /* an ensemble's networks' rows, stacked */
     VKS_TRY(vks_tensor_create(ctx, B, m->cfg.hidden, &ws->u0));
     VKS_TRY(vks_tensor_create(ctx, B, 2, &ws->stats_in));
     for (uint32_t b = 0; b <= m->cfg.depth; b++) {
@@ -339,9 +330,10 @@ vksac_status nn_mlp_ws_create(const nn_mlp *m, uint32_t batch, const vks_tensor 
     *out = NULL;
     if (batch == 0)
         return vks_fail(ctx, VKSAC_E_ARG, "nn_mlp_ws_create: batch must be positive, got 0");
-    if ((uint64_t)batch * m->copies > UINT32_MAX / 4)
+    uint32_t copies = m->params->copies;
+    if ((uint64_t)batch * copies > UINT32_MAX / 4)
         return vks_fail(ctx, VKSAC_E_ARG, "nn_mlp_ws_create: batch %u for each of %u networks is too large "
-                        "(at most %u rows in all)", batch, m->copies, UINT32_MAX / 4);
+                        "(at most %u rows in all)", batch, copies, UINT32_MAX / 4);
     if (m->cfg.dropout > 0.0f && !values)
         return vks_fail(ctx, VKSAC_E_ARG, "nn_mlp_ws_create: the network has dropout %g, so 'values' (the "
                         "tensor holding the RNG counter) must not be NULL", (double)m->cfg.dropout);
@@ -356,8 +348,10 @@ vksac_status nn_mlp_ws_create(const nn_mlp *m, uint32_t batch, const vks_tensor 
         return vks_fail(ctx, VKSAC_E_OOM, "out of host memory for an MLP workspace");
     }
     *ws = (nn_mlp_ws){.m = m, .batch = batch, .depth = m->cfg.depth, .values = values, .counter_index = counter_index,
-                      .stream_base = stream_base, .blk = ws->blk, .stack = m->stack};
-    ws->stack.rows = batch;
+                      .stream_base = stream_base, .blk = ws->blk,
+                      .stack = {.count = copies, .rows = batch, .step = m->params->step}};
+    for (uint32_t z = 0; z < copies; z++)   /* each network's dropout key */
+        ws->stack.seed[z] = seed32(m->member ? m->member[z]->cfg.seed : m->cfg.seed);
     vksac_status st = ws_alloc(ws, ctx);
     if (st != VKSAC_OK) {
         nn_mlp_ws_destroy(ws);
@@ -374,7 +368,7 @@ static vks_tensor *P(const nn_mlp *m, int role, int i) { return m->params->view[
 static nn_dropout block_dropout(const nn_mlp_ws *ws, uint32_t b)
 {
     const nn_mlp_config *c = &ws->m->cfg;
-    return (nn_dropout){.rate = c->dropout, .seed = ws->m->stack.seed[0], .stream = ws->stream_base + b,
+    return (nn_dropout){.rate = c->dropout, .seed = ws->stack.seed[0], .stream = ws->stream_base + b,
                         .values = ws->values, .counter_index = ws->counter_index};
 }
 
@@ -388,7 +382,7 @@ typedef struct io {
 /* A workspace tensor: the networks' B rows each, stacked. */
 static io W(const nn_mlp_ws *ws, vks_tensor *t)
 {
-    return (io){t, ws->m->copies > 1 ? (uint64_t)ws->batch * vks_tensor_stride(t) : 0};
+    return (io){t, ws->stack.count > 1 ? (uint64_t)ws->batch * vks_tensor_stride(t) : 0};
 }
 
 /* The batch of a layer for all networks, or NULL for one network (whose
@@ -396,11 +390,11 @@ static io W(const nn_mlp_ws *ws, vks_tensor *t)
 static const vks_batch *batch_of(const nn_mlp_ws *ws, vks_batch *bt, uint64_t s0, uint64_t s1, uint64_t s2,
                                  uint64_t s3)
 {
-    *bt = (vks_batch){ws->m->copies, ws->batch, {s0, s1, s2, s3}};
-    return ws->m->copies > 1 ? bt : NULL;
+    *bt = (vks_batch){ws->stack.count, ws->batch, {s0, s1, s2, s3}};
+    return ws->stack.count > 1 ? bt : NULL;
 }
 
-static const nn_stack *stack_of(const nn_mlp_ws *ws) { return ws->m->copies > 1 ? &ws->stack : NULL; }
+static const nn_stack *stack_of(const nn_mlp_ws *ws) { return ws->stack.count > 1 ? &ws->stack : NULL; }
 
 /* y = x·Wᵀ + b for every network. */
 static vksac_status linear(vks_seq *seq, const nn_mlp *m, const nn_mlp_ws *ws, io y, io x, int w, int b)
@@ -428,7 +422,7 @@ static vksac_status check_arg(const nn_mlp *m, const nn_mlp_ws *ws, const vks_te
     vks_ctx *ctx = m->params->ctx;
     VKS_TRY(vks_need_tensor(ctx, t, fn, name));
     *out = (io){(vks_tensor *)t, 0};
-    uint32_t c = m->copies, rows = vks_tensor_rows(t);
+    uint32_t c = ws->stack.count, rows = vks_tensor_rows(t);
     if (c == 1 || (shared_ok && rows == ws->batch))
         return vks_need_shape(ctx, t, ws->batch, cols, fn, name);
     if (rows % c != 0 || rows / c < ws->batch)

@@ -47,12 +47,10 @@ typedef struct nn_mlp {
     nn_params *params;
     int in_w, in_b, ln_in, ln_f, out_w, out_b;    /* ln_f −1 without LN_f */
     nn_mlp_block *block;
-    /* An ensemble (nn_mlp_create_ensemble) runs `copies` networks as one;
-     * member[z] is network z on its own, its parameters aliasing
-     * params' set z. A plain network has copies 1 and no members. */
-    uint32_t copies;
+    /* An ensemble (nn_mlp_create_ensemble) runs params->copies networks
+     * as one; member[z] is network z on its own, its parameters aliasing
+     * params' set z. A plain network has no members. */
     struct nn_mlp **member;
-    nn_stack stack;           /* count, step and dropout seeds of the copies */
 } nn_mlp;
 
 /* Checks the config (E_ARG naming the field and value), lays out and

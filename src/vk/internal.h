@@ -101,6 +101,11 @@ void vks_arena_release(vks_chunk *chunk, VkDeviceSize offset, VkDeviceSize size)
 vksac_status vks_copy_now(vks_ctx *ctx, VkBuffer src, VkDeviceSize src_off, VkBuffer dst,
                           VkDeviceSize dst_off, VkDeviceSize size);
 
+/* Operand i of a batchable op (ops_basic.c): exactly rows×cols without a
+ * batch, else the batch's copies of rows×cols (vks_need_copies). */
+vksac_status vks_need_operand(vks_ctx *ctx, const char *fn, const vks_batch *batch, int i, const vks_tensor *t,
+                              uint32_t rows, uint32_t cols, bool written, const char *name);
+
 /* Kernel table lookups and lazy pipeline creation (kernels.c). */
 vksac_status vks_kernels_init(vks_ctx *ctx);
 void vks_kernels_free(vks_ctx *ctx);

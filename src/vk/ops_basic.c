@@ -57,6 +57,16 @@ vksac_status vks_need_copies(vks_ctx *ctx, const vks_tensor *t, uint32_t rows, u
     return VKSAC_OK;
 }
 
+vksac_status vks_need_operand(vks_ctx *ctx, const char *fn, const vks_batch *batch, int i, const vks_tensor *t,
+                              uint32_t rows, uint32_t cols, bool written, const char *name)
+{
+    if (!batch) {
+        VKS_TRY(vks_need_tensor(ctx, t, fn, name));
+        return vks_need_shape(ctx, t, rows, cols, fn, name);
+    }
+    return vks_need_copies(ctx, t, rows, cols, batch->count, batch->step[i], written, fn, name);
+}
+
 vksac_status vks_need_distinct(vks_ctx *ctx, const vks_tensor *a, const char *a_name, const vks_tensor *b,
                                const char *b_name, const char *fn)
 {
@@ -128,17 +138,12 @@ vksac_status vks_sum_cols_batched(vks_seq *s, vks_tensor *out, const vks_tensor 
     if (!s)
         return VKSAC_E_ARG;
     vks_ctx *ctx = vks_seq_ctx(s);
-    VKS_TRY(vks_need_tensor(ctx, out, fn, "out"));
     VKS_TRY(vks_need_tensor(ctx, x, fn, "x"));
     vks_batch one = {1, x->rows, {0}};
     const vks_batch *b = batch ? batch : &one;
-    if (batch) {
-        VKS_TRY(vks_need_copies(ctx, out, 1, x->cols, b->count, b->step[0], true, fn, "out"));
-        VKS_TRY(vks_need_copies(ctx, x, b->rows, x->cols, b->count, b->step[1], false, fn, "x"));
-        VKS_TRY(vks_need_distinct(ctx, out, "out", x, "x", fn));
-    } else {
-        VKS_TRY(vks_need_shape(ctx, out, 1, x->cols, fn, "out"));
-    }
+    VKS_TRY(vks_need_operand(ctx, fn, batch, 0, out, 1, x->cols, true, "out"));
+    VKS_TRY(vks_need_operand(ctx, fn, batch, 1, x, b->rows, x->cols, false, "x"));
+    VKS_TRY(vks_need_distinct(ctx, out, "out", x, "x", fn));
     VKS_TRY(vks_need_loop(ctx, b->rows, fn, "a column of rows"));
     struct { uint32_t rows, stride4, accumulate, zout, zx; } pc = {
         b->rows, x->stride / 4, accumulate != 0, (uint32_t)b->step[0], (uint32_t)b->step[1]};

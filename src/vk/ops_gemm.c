@@ -45,18 +45,6 @@ static vksac_status launch_blocked(vks_seq *s, vks_kernel_id id, const vks_tenso
  * took 921 instead of 676 µs), and 64 columns leave half the lanes idle. */
 static bool big_blocks(uint32_t rows, uint32_t stride) { return rows >= 128 && stride >= 128; }
 
-/* Checks operand i of a GEMM: exactly rows×cols without a batch, else
- * the batch's copies of it. */
-static vksac_status operand(vks_ctx *ctx, const char *fn, const vks_batch *batch, int i, const vks_tensor *t,
-                            uint32_t rows, uint32_t cols, bool written, const char *name)
-{
-    if (!batch) {
-        VKS_TRY(vks_need_tensor(ctx, t, fn, name));
-        return vks_need_shape(ctx, t, rows, cols, fn, name);
-    }
-    return vks_need_copies(ctx, t, rows, cols, batch->count, batch->step[i], written, fn, name);
-}
-
 /* Copies, M and the steps (floats, as pushed) of a call: one copy of
  * `rows` rows with no batch. */
 typedef struct copies { uint32_t count, M, z[VKS_BATCH_OPS]; } copies;
@@ -103,11 +91,11 @@ vksac_status vks_gemm_fwd_batched(vks_seq *s, vks_tensor *y, const vks_tensor *x
     VKS_TRY(vks_need_tensor(ctx, w, fn, "w"));
     copies z = copies_of(batch, x->rows);
     uint32_t M = z.M, K = x->cols, N = batch ? y->cols : w->rows;
-    VKS_TRY(operand(ctx, fn, batch, 0, y, M, N, true, "y"));
-    VKS_TRY(operand(ctx, fn, batch, 1, x, M, K, false, "x"));
-    VKS_TRY(operand(ctx, fn, batch, 2, w, N, K, false, "w"));
+    VKS_TRY(vks_need_operand(ctx, fn, batch, 0, y, M, N, true, "y"));
+    VKS_TRY(vks_need_operand(ctx, fn, batch, 1, x, M, K, false, "x"));
+    VKS_TRY(vks_need_operand(ctx, fn, batch, 2, w, N, K, false, "w"));
     if (b)
-        VKS_TRY(operand(ctx, fn, batch, 3, b, 1, N, false, "b"));
+        VKS_TRY(vks_need_operand(ctx, fn, batch, 3, b, 1, N, false, "b"));
     if ((unsigned)act > VKS_ACT_RELU2)
         return vks_fail(ctx, VKSAC_E_ARG, "%s: activation %d is not one of none (0), relu (1), relu2 (2)", fn, (int)act);
     VKS_TRY(vks_need_distinct(ctx, y, "y", x, "x", fn));
@@ -151,9 +139,9 @@ vksac_status vks_gemm_dx_batched(vks_seq *s, vks_tensor *dx, const vks_tensor *d
     VKS_TRY(vks_need_tensor(ctx, w, fn, "w"));
     copies z = copies_of(batch, dy->rows);
     uint32_t M = z.M, N = dy->cols, K = batch ? dx->cols : w->cols;
-    VKS_TRY(operand(ctx, fn, batch, 0, dx, M, K, true, "dx"));
-    VKS_TRY(operand(ctx, fn, batch, 1, dy, M, N, false, "dy"));
-    VKS_TRY(operand(ctx, fn, batch, 2, w, N, K, false, "w"));
+    VKS_TRY(vks_need_operand(ctx, fn, batch, 0, dx, M, K, true, "dx"));
+    VKS_TRY(vks_need_operand(ctx, fn, batch, 1, dy, M, N, false, "dy"));
+    VKS_TRY(vks_need_operand(ctx, fn, batch, 2, w, N, K, false, "w"));
     VKS_TRY(vks_need_distinct(ctx, dx, "dx", dy, "dy", fn));
     VKS_TRY(vks_need_distinct(ctx, dx, "dx", w, "w", fn));
     VKS_TRY(vks_need_loop(ctx, N, fn, "a reduction over N"));
@@ -187,11 +175,11 @@ vksac_status vks_gemm_dw_batched(vks_seq *s, vks_tensor *dw, vks_tensor *db, con
     VKS_TRY(vks_need_tensor(ctx, x, fn, "x"));
     copies z = copies_of(batch, dy->rows);
     uint32_t M = z.M, N = dy->cols, K = x->cols;
-    VKS_TRY(operand(ctx, fn, batch, 1, dy, M, N, false, "dy"));
-    VKS_TRY(operand(ctx, fn, batch, 2, x, M, K, false, "x"));
-    VKS_TRY(operand(ctx, fn, batch, 0, dw, N, K, true, "dw"));
+    VKS_TRY(vks_need_operand(ctx, fn, batch, 1, dy, M, N, false, "dy"));
+    VKS_TRY(vks_need_operand(ctx, fn, batch, 2, x, M, K, false, "x"));
+    VKS_TRY(vks_need_operand(ctx, fn, batch, 0, dw, N, K, true, "dw"));
     if (db) {
-        VKS_TRY(operand(ctx, fn, batch, 3, db, 1, N, true, "db"));
+        VKS_TRY(vks_need_operand(ctx, fn, batch, 3, db, 1, N, true, "db"));
         VKS_TRY(vks_need_distinct(ctx, db, "db", dy, "dy", fn));
         /* An ensemble's weight and bias gradients interleave, set by set. */
         if (!batch || !copies_apart(dw, (uint64_t)N * dw->stride, db, db->stride, batch->step[0], batch->step[3]))
@@ -204,7 +192,7 @@ vksac_status vks_gemm_dw_batched(vks_seq *s, vks_tensor *dw, vks_tensor *db, con
         tiled_push pc = {N, K, M, 1, dy->stride, x->stride, 1, dw->stride, accumulate ? 8u : 0u,
                          z.z[1], z.z[2], 0, z.z[0]};
         VKS_TRY(launch_tiled(s, dy, x, NULL, dw, &pc, z.count));
-        vks_batch cols = {z.count, M, {batch ? batch->step[3] : 0, batch ? batch->step[1] : 0}};
+        vks_batch cols = {z.count, M, {z.z[3], z.z[1]}};
         return db ? vks_sum_cols_batched(s, db, dy, accumulate, batch ? &cols : NULL) : VKSAC_OK;
     }
     struct { uint32_t M, N, K, lddy4, ldx4, lddw4, accumulate, zdw, zdy, zx, zdb, with_db; } pc = {

@@ -306,10 +306,11 @@ local function train(opts)
     result.checkpoint = p.checkpoint
   end
 
-  -- The warm-up policy's action for copy i in agent form, read as step
-  -- reads it (checked, continuous values clipped), so that the replay
-  -- buffer holds what the environment did.
+  -- Copy i's warm-up action in agent form: uniform random, or the warm-up
+  -- policy's read as step reads it (checked, continuous values clipped), so
+  -- that the replay buffer holds what the environment did.
   local function warmup_action(obs_i, i)
+    if not p.warmup_policy then return envs.sample_action(space, rng) end
     local cont_i, disc_i, err = envs.spaces.read(space, p.warmup_policy(obs_i, rng, i))
     if err then
       error(string.format("warmup_policy returned an invalid action for environment %d at step %d: %s", i,
@@ -323,10 +324,8 @@ local function train(opts)
     local n = p.num_envs
     local cont, disc = {}, {}
     local t0 = core.clock()
-    if s.step < p.warmup_steps and p.warmup_policy then
+    if s.step < p.warmup_steps then
       for i = 1, n do cont[i], disc[i] = warmup_action(obs[i], i) end
-    elseif s.step < p.warmup_steps then
-      for i = 1, n do cont[i], disc[i] = envs.sample_action(space, rng) end
     else
       local c, d = agent:act(core.tensor(obs), {sample = true})
       cont, disc = c and c:totable() or {}, d and d:totable() or {}
