@@ -3,9 +3,17 @@
 // dW (N×K) (+)= dYᵀ · X, dY M×N, X M×K: the weight gradient of a linear
 // layer, a sum of outer products over the batch rows M. Each invocation
 // owns a TM×TN block of dW (TM, TN multiples of 4).
+//
+// UM batch rows per loop iteration: lavapipe keeps the accumulators in
+// memory and writes each back through the loop's lane mask every iteration,
+// and one row gives each only one term. Four rows cut the kernel's time in
+// small's and hybrid's updates by 15-20% (two: no clear gain, eight: as
+// four). Terms are added in row order as before; the rows past M in the
+// last step are zeros.
 layout(local_size_x_id = 0, local_size_y_id = 1) in;
 layout(constant_id = 2) const uint TM = 8;
 layout(constant_id = 3) const uint TN = 8;
+const uint UM = 4u;   // batch rows per loop iteration
 layout(binding = 0, rgba32f) uniform readonly imageBuffer DY;
 layout(binding = 1, rgba32f) uniform readonly imageBuffer X;
 layout(binding = 2, rgba32f) uniform imageBuffer DW;
@@ -33,12 +41,20 @@ void main()
     for (uint i = 0u; i < TM; i++)
         for (uint q = 0u; q < TQ; q++) acc[i][q] = vec4(0.0);
 
-    for (uint m = 0u; m < p.M; m++) {
-        vec4 d[TP], x[TQ];
-        for (uint r = 0u; r < TP; r++) d[r] = imageLoad(DY, int(m * p.lddy4) + dycol[r]);
-        for (uint q = 0u; q < TQ; q++) x[q] = imageLoad(X, int(m * p.ldx4) + xcol[q]);
+    for (uint m = 0u; m < p.M; m += UM) {
+        vec4 d[UM][TP], x[UM][TQ];
+        for (uint u = 0u; u < UM; u++) {
+            uint mu = min(m + u, p.M - 1u);
+            float live = m + u < p.M ? 1.0 : 0.0;
+            for (uint r = 0u; r < TP; r++) d[u][r] = imageLoad(DY, int(mu * p.lddy4) + dycol[r]) * live;
+            for (uint q = 0u; q < TQ; q++) x[u][q] = imageLoad(X, int(mu * p.ldx4) + xcol[q]);
+        }
         for (uint i = 0u; i < TM; i++)
-            for (uint q = 0u; q < TQ; q++) acc[i][q] += d[i / 4u][i % 4u] * x[q];
+            for (uint q = 0u; q < TQ; q++) {
+                vec4 s = acc[i][q];
+                for (uint u = 0u; u < UM; u++) s += d[u][i / 4u][i % 4u] * x[u][q];
+                acc[i][q] = s;
+            }
     }
 
     for (uint q = 0u; q < TQ; q++) {
