@@ -28,15 +28,20 @@ void main()
 
     uint N4 = (p.N + 3u) / 4u;
     for (uint n4 = 0u; n4 < N4; n4++) {
-        vec4 a[TM];
+        // All of the step's texels first, then each accumulator's four terms
+        // in a row: 10% faster on lavapipe than loads and adds per W row.
+        vec4 a[TM], w[4][TQ];
         for (uint i = 0u; i < TM; i++) a[i] = imageLoad(DY, dyrow[i] + int(n4));
         for (uint c = 0u; c < 4u; c++) {
             int wrow = int(min(n4 * 4u + c, p.N - 1u) * p.ldw4);
-            vec4 w[TQ];
-            for (uint q = 0u; q < TQ; q++) w[q] = imageLoad(W, wrow + wcol[q]);
-            for (uint i = 0u; i < TM; i++)
-                for (uint q = 0u; q < TQ; q++) acc[i][q] += a[i][c] * w[q];
+            for (uint q = 0u; q < TQ; q++) w[c][q] = imageLoad(W, wrow + wcol[q]);
         }
+        for (uint i = 0u; i < TM; i++)
+            for (uint q = 0u; q < TQ; q++) {
+                vec4 s = acc[i][q];
+                for (uint c = 0u; c < 4u; c++) s += a[i][c] * w[c][q];
+                acc[i][q] = s;
+            }
     }
 
     for (uint q = 0u; q < TQ; q++) {
