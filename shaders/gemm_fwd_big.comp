@@ -14,7 +14,8 @@
 // Two texels of K per loop iteration: lavapipe keeps the accumulators in
 // memory and, inside a loop, writes each back through the loop's lane mask
 // (a load, a blend and a store per accumulator and iteration), so eight
-// terms per write-back instead of four run 8-12% faster (29 -> 32 GFLOP/s).
+// terms per write-back instead of four run 8-12% faster (29-31 -> 32-35
+// GFLOP/s per thread).
 // The same step in gemm_dx_big, gemm_dw_big and the 8×8 gemm_fwd measured
 // no gain or a loss (more live values spill). The terms are added in the
 // same order as one texel at a time; an odd K4's last step repeats the last
