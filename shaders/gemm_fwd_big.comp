@@ -18,8 +18,8 @@
 // GFLOP/s per thread).
 // The same step in gemm_dx_big, gemm_dw_big and the 8×8 gemm_fwd measured
 // no gain or a loss (more live values spill). The terms are added in the
-// same order as one texel at a time; an odd K4's last step repeats the last
-// texel against zeros.
+// same order as one texel at a time; an odd K4's last step adds 0·0 terms
+// (both operands selected to zero, so an Inf cannot turn them into NaN).
 //
 // K needs no tail masking: padding columns are zero (src/vk/runtime.h).
 // Rows past M or N are clamped on load; rows past M are not stored and
@@ -52,10 +52,10 @@ const uint TM = 32u, TN = 16u;
 #define DECL_COL(j) ROWS(DECL_C, j)
 // Texels k and k1 of X's row i, and of W's row j against all 32 rows.
 #define LOAD_A(i, j) vec4 a##i = imageLoad(X, int(xo + min(m0 + uint(i), p.M - 1u) * p.ldx4) + k);
-#define LOAD_E(i, j) vec4 e##i = imageLoad(X, int(xo + min(m0 + uint(i), p.M - 1u) * p.ldx4) + k1);
+#define LOAD_E(i, j) vec4 e##i = mix(vec4(0.0), imageLoad(X, int(xo + min(m0 + uint(i), p.M - 1u) * p.ldx4) + k1), in_k);
 #define FMA4(i, j) c##i##_##j = fma(e##i.w, g.w, fma(e##i.z, g.z, fma(e##i.y, g.y, fma(e##i.x, g.x, \
     fma(a##i.w, b.w, fma(a##i.z, b.z, fma(a##i.y, b.y, fma(a##i.x, b.x, c##i##_##j))))))));
-#define COL_STEP(j) { vec4 b = imageLoad(W, wrow##j + k); vec4 g = imageLoad(W, wrow##j + k1) * live; ROWS(FMA4, j) }
+#define COL_STEP(j) { vec4 b = imageLoad(W, wrow##j + k); vec4 g = mix(vec4(0.0), imageLoad(W, wrow##j + k1), in_k); ROWS(FMA4, j) }
 #define DECL_WROW(j) int wrow##j = int(wo + min(n0 + uint(j), p.N - 1u) * p.ldw4);
 // Row i's texel q (columns n0 + 4q ..): bias, activation, padding zeros.
 #define STORE(i, q, j0, j1, j2, j3) \
@@ -93,7 +93,7 @@ void main()
     COLS(DECL_WROW)
     for (int k = 0; k < int(p.K4); k += 2) {
         int k1 = min(k + 1, int(p.K4) - 1);
-        float live = k + 1 < int(p.K4) ? 1.0 : 0.0;
+        bvec4 in_k = bvec4(k + 1 < int(p.K4));   // false: texel k1 is past K4
         ROWS(LOAD_A, 0)
         ROWS(LOAD_E, 0)
         COLS(COL_STEP)

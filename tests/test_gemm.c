@@ -319,8 +319,9 @@ static int run_batched(const gshape *g, uint64_t seed, int form, int shared_x)
 static void test_batched(void **state)
 {
     (void)state;
-    /* {64, 130, 129}: dW 129×130, so the big dw kernel runs too. */
-    static const gshape batch_shapes[] = {{1, 3, 5}, {33, 65, 31}, {129, 200, 70}, {256, 64, 128}, {64, 130, 129}};
+    /* {64, 130, 129}: dW 129×130, so the big dw kernel runs too; {256, 20,
+     * 128}: the big forward kernel with an odd number of K texels. */
+    static const gshape batch_shapes[] = {{1, 3, 5}, {33, 65, 31}, {129, 200, 70}, {256, 64, 128}, {256, 20, 128}, {64, 130, 129}};
     int failures = 0;
     for (size_t i = 0; i < sizeof batch_shapes / sizeof *batch_shapes; i++) {
         for (int form = 0; form < 3; form++)
