@@ -410,6 +410,37 @@ static void ln_want_free(ln_want *w)
     free(w->y), free(w->stats), free(w->du), free(w->du_scale), free(w->dgain);
 }
 
+/* A case's device tensors: inputs (their host copies in h) and outputs,
+ * `rows` rows of u and y, `gain_rows` rows of gain and dgain. */
+typedef struct ln_io {
+    ln_host h;
+    vks_tensor *u, *gain, *res, *dy, *dgain, *y, *stats, *du, *scratch;
+} ln_io;
+
+static ln_io ln_io_create(const ln_case *c, uint32_t rows, uint32_t gain_rows, uint64_t seed)
+{
+    uint32_t w = nn_act_width(c->act, c->cols);
+    ln_io io = {0};
+    io.u = th_rand_tensor(rows, c->cols, seed, &io.h.u);
+    io.gain = th_rand_tensor(gain_rows, w, seed + 1, &io.h.gain);
+    io.res = c->residual ? th_rand_tensor(rows, w, seed + 2, &io.h.res) : NULL;
+    io.dy = th_rand_tensor(rows, w, seed + 3, &io.h.dy);
+    io.dgain = th_rand_tensor(gain_rows, w, seed + 4, &io.h.dgain);
+    io.y = th_rand_tensor(rows, w, seed + 5, NULL);
+    io.stats = th_rand_tensor(rows, 2, seed + 6, NULL);
+    io.du = th_rand_tensor(rows, c->cols, seed + 7, NULL);
+    io.scratch = th_rand_tensor(rows, w, seed + 8, NULL);
+    return io;
+}
+
+static void ln_io_free(ln_io *io)
+{
+    free(io->h.u), free(io->h.gain), free(io->h.res), free(io->h.dy), free(io->h.dgain);
+    vks_tensor *all[] = {io->u, io->gain, io->res, io->dy, io->dgain, io->y, io->stats, io->du, io->scratch};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        vks_tensor_destroy(all[i]);
+}
+
 /* y, stats, du and dgain against want; `what` holds the case's name, n
  * characters of it. */
 static int compare_ln(char *what, size_t size, int n, const vks_tensor *y, const vks_tensor *stats,
@@ -431,31 +462,23 @@ static int compare_ln(char *what, size_t size, int n, const vks_tensor *y, const
  * other as in a network), each output against the reference. */
 static int check_ln(const ln_case *c, const vks_tensor *values, uint64_t seed)
 {
-    uint32_t w = nn_act_width(c->act, c->cols), b = c->rows;
-    ln_host h = {0};
-    vks_tensor *u = th_rand_tensor(b, c->cols, seed, &h.u), *gain = th_rand_tensor(1, w, seed + 1, &h.gain);
-    vks_tensor *res = c->residual ? th_rand_tensor(b, w, seed + 2, &h.res) : NULL;
-    vks_tensor *dy = th_rand_tensor(b, w, seed + 3, &h.dy), *dgain = th_rand_tensor(1, w, seed + 4, &h.dgain);
-    vks_tensor *y = th_rand_tensor(b, w, seed + 5, NULL), *stats = th_rand_tensor(b, 2, seed + 6, NULL);
-    vks_tensor *du = th_rand_tensor(b, c->cols, seed + 7, NULL), *scratch = th_rand_tensor(b, w, seed + 8, NULL);
+    ln_io io = ln_io_create(c, c->rows, 1, seed);
     nn_dropout drop = drop_of(c->rate, values);
     vks_seq *seq = th_seq_begin(0);
-    TH_OK(nn_ln_forward(seq, y, stats, u, gain, res, c->act, c->rate > 0.0f ? &drop : NULL));
-    TH_OK(nn_ln_backward(seq, du, dgain, scratch, dy, u, gain, stats, c->act, &drop, c->accumulate));
+    TH_OK(nn_ln_forward(seq, io.y, io.stats, io.u, io.gain, io.res, c->act, c->rate > 0.0f ? &drop : NULL));
+    TH_OK(nn_ln_backward(seq, io.du, io.dgain, io.scratch, io.dy, io.u, io.gain, io.stats, c->act, &drop,
+                         c->accumulate));
     th_seq_finish(seq);
 
-    ln_want want = ln_reference(c, &h, SEED);
+    ln_want want = ln_reference(c, &io.h, SEED);
     char what[128];
-    int n = snprintf(what, sizeof what, "LN %s %ux%u rate %g%s%s", nn_act_name(c->act), b, c->cols,
+    int n = snprintf(what, sizeof what, "LN %s %ux%u rate %g%s%s", nn_act_name(c->act), c->rows, c->cols,
                      (double)c->rate, c->residual ? " residual" : "", c->accumulate ? " accumulate" : "");
-    int failures = compare_ln(what, sizeof what, n, y, stats, du, dgain, &want);
+    int failures = compare_ln(what, sizeof what, n, io.y, io.stats, io.du, io.dgain, &want);
     snprintf(what + n, sizeof what - n, " scratch");
-    failures += !th_padding_zero(scratch, what);
-    free(h.u), free(h.gain), free(h.res), free(h.dy), free(h.dgain);
+    failures += !th_padding_zero(io.scratch, what);
     ln_want_free(&want);
-    vks_tensor *all[] = {u, gain, res, dy, dgain, y, stats, du, scratch};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-        vks_tensor_destroy(all[i]);
+    ln_io_free(&io);
     return failures;
 }
 
@@ -486,20 +509,17 @@ static void copy_want(float *dst, const float *src, size_t n) { memcpy(dst, src,
 static int check_ln_stacked(const ln_case *c, const vks_tensor *values, uint64_t seed)
 {
     static const uint32_t seeds[NETS] = {SEED + 5u, SEED + 17u, SEED ^ 0xABCDEFu};   /* none is drop.seed */
-    uint32_t w = nn_act_width(c->act, c->cols), b = c->rows, rows = NETS * b;
+    uint32_t w = nn_act_width(c->act, c->cols), b = c->rows;
     size_t nu = (size_t)b * c->cols, ny = (size_t)b * w;
-    ln_host h = {0};
-    vks_tensor *u = th_rand_tensor(rows, c->cols, seed, &h.u), *gain = th_rand_tensor(2 * NETS, w, seed + 1, &h.gain);
-    vks_tensor *res = c->residual ? th_rand_tensor(rows, w, seed + 2, &h.res) : NULL;
-    vks_tensor *dy = th_rand_tensor(rows, w, seed + 3, &h.dy);
-    vks_tensor *dgain = th_rand_tensor(2 * NETS, w, seed + 4, &h.dgain);
-    vks_tensor *y = th_rand_tensor(rows, w, seed + 5, NULL), *stats = th_rand_tensor(rows, 2, seed + 6, NULL);
-    vks_tensor *du = th_rand_tensor(rows, c->cols, seed + 7, NULL), *scratch = th_rand_tensor(rows, w, seed + 8, NULL);
+    ln_io io = ln_io_create(c, NETS * b, 2 * NETS, seed);
+    ln_host h = io.h;
     nn_dropout drop = drop_of(c->rate, values);
-    nn_stack st = {NETS, b, 2 * (uint64_t)vks_tensor_stride(gain), {seeds[0], seeds[1], seeds[2]}};
+    nn_stack st = {NETS, b, 2 * (uint64_t)vks_tensor_stride(io.gain), {seeds[0], seeds[1], seeds[2]}};
     vks_seq *seq = th_seq_begin(0);
-    TH_OK(nn_ln_forward_stacked(seq, y, stats, u, gain, res, c->act, c->rate > 0.0f ? &drop : NULL, &st));
-    TH_OK(nn_ln_backward_stacked(seq, du, dgain, scratch, dy, u, gain, stats, c->act, &drop, c->accumulate, &st));
+    TH_OK(nn_ln_forward_stacked(seq, io.y, io.stats, io.u, io.gain, io.res, c->act, c->rate > 0.0f ? &drop : NULL,
+                                &st));
+    TH_OK(nn_ln_backward_stacked(seq, io.du, io.dgain, io.scratch, io.dy, io.u, io.gain, io.stats, c->act, &drop,
+                                 c->accumulate, &st));
     th_seq_finish(seq);
 
     /* Each network's reference in its rows; the spare gain rows keep dgain's start. */
@@ -522,12 +542,9 @@ static int check_ln_stacked(const ln_case *c, const vks_tensor *values, uint64_t
     char what[128];
     int n = snprintf(what, sizeof what, "stacked LN %s %ux%u rate %g%s", nn_act_name(c->act), b, c->cols,
                      (double)c->rate, c->residual ? " residual" : "");
-    int failures = compare_ln(what, sizeof what, n, y, stats, du, dgain, &all);
-    free(h.u), free(h.gain), free(h.res), free(h.dy), free(h.dgain);
+    int failures = compare_ln(what, sizeof what, n, io.y, io.stats, io.du, io.dgain, &all);
     ln_want_free(&all);
-    vks_tensor *t[] = {u, gain, res, dy, dgain, y, stats, du, scratch};
-    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
-        vks_tensor_destroy(t[i]);
+    ln_io_free(&io);
     return failures;
 }
 
