@@ -370,6 +370,8 @@ static void test_batched_errors(void **state)
     bt.step[0] = y.step + 2;   /* not a whole texel */
     expect_error(vks_gemm_fwd_batched(seq, y.t, x.t, w.t, NULL, VKS_ACT_NONE, &bt), "multiple of 4");
     bt.step[0] = y.step;
+    bt.step[3] = x.step;   /* the bias gradient written over the input x */
+    expect_error(vks_gemm_dw_batched(seq, w.t, x.t, y.t, x.t, 0, &bt), "'db' and 'x' overlap");
     bt.count = 0;
     expect_error(vks_gemm_dw_batched(seq, w.t, NULL, y.t, x.t, 0, &bt), "at least one copy");
     vks_seq_destroy(seq);

@@ -21,6 +21,8 @@ typedef struct ln_push {
     uint32_t zrows, zgain;
     uint32_t zseed[NN_MAX_STACK];
 } ln_push;
+_Static_assert(sizeof(ln_push) == 112, "ln_push is the Push block of shaders/ln_fwd.comp and ln_bwd.comp "
+                                       "(zseed[16]) and the push size of their kernel table rows");
 
 /* One network, or a stack of them over all rows of u. */
 static vksac_status stack_push(vks_ctx *ctx, const char *fn, const nn_stack *stack, const vks_tensor *u,

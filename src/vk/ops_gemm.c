@@ -181,6 +181,7 @@ vksac_status vks_gemm_dw_batched(vks_seq *s, vks_tensor *dw, vks_tensor *db, con
     if (db) {
         VKS_TRY(vks_need_operand(ctx, fn, batch, 3, db, 1, N, true, "db"));
         VKS_TRY(vks_need_distinct(ctx, db, "db", dy, "dy", fn));
+        VKS_TRY(vks_need_distinct(ctx, db, "db", x, "x", fn));
         /* An ensemble's weight and bias gradients interleave, set by set. */
         if (!batch || !copies_apart(dw, (uint64_t)N * dw->stride, db, db->stride, batch->step[0], batch->step[3]))
             VKS_TRY(vks_need_distinct(ctx, db, "db", dw, "dw", fn));
