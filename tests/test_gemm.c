@@ -53,23 +53,30 @@ static int run_fwd(const gshape *s, uint64_t seed, int with_bias, int act)
     return ok;
 }
 
-/* dx (M×K) (+)= dy (M×N) · w (N×K), or dw (N×K) (+)= dyᵀ · x (M×K). */
-static int run_backward(const gshape *s, uint64_t seed, int is_dw, int acc)
+/* dx (M×K) (+)= dy (M×N) · w (N×K), or dw (N×K) (+)= dyᵀ · x (M×K), with
+ * or without the bias gradient. */
+enum { FORM_DX, FORM_DW, FORM_DW_DB };
+
+static int run_backward(const gshape *s, uint64_t seed, int form, int acc)
 {
+    int is_dw = form != FORM_DX;
     uint32_t out_rows = is_dw ? s->n : s->m;
     uint32_t in_rows = is_dw ? s->m : s->n;
     float *hdy, *hin, *hout;
     vks_tensor *dy = th_rand_tensor(s->m, s->n, seed, &hdy);
     vks_tensor *in = th_rand_tensor(in_rows, s->k, seed + 1, &hin);
     vks_tensor *out = th_rand_tensor(out_rows, s->k, seed + 2, &hout);
-    /* dw also gives the bias gradient, starting random like out. */
+    /* The bias gradient starts random like out. */
     float *hdb = NULL;
-    vks_tensor *db = is_dw ? th_rand_tensor(1, s->n, seed + 3, &hdb) : NULL;
+    vks_tensor *db = form == FORM_DW_DB ? th_rand_tensor(1, s->n, seed + 3, &hdb) : NULL;
     vks_seq *seq = th_seq_begin(0);
-    if (is_dw) {
+    if (form == FORM_DW_DB) {
         TH_OK(vks_gemm_dw_batched(seq, out, db, dy, in, acc, NULL));
         ref_gemm_dw(hout, hdy, hin, s->m, s->n, s->k, acc);
         ref_sum_cols(hdb, hdy, s->m, s->n, acc);
+    } else if (form == FORM_DW) {
+        TH_OK(vks_gemm_dw(seq, out, dy, in, acc));
+        ref_gemm_dw(hout, hdy, hin, s->m, s->n, s->k, acc);
     } else {
         TH_OK(vks_gemm_dx(seq, out, dy, in, acc));
         ref_gemm_dx(hout, hdy, hin, s->m, s->n, s->k, acc);
@@ -108,7 +115,7 @@ static void test_gemm_dx(void **state)
     int failures = 0;
     for (size_t i = 0; i < nshapes; i++)
         for (int acc = 0; acc <= 1; acc++)
-            failures += !run_backward(&shapes[i], 2000 + 10 * i, 0, acc);
+            failures += !run_backward(&shapes[i], 2000 + 10 * i, FORM_DX, acc);
     assert_int_equal(failures, 0);
 }
 
@@ -118,7 +125,8 @@ static void test_gemm_dw(void **state)
     int failures = 0;
     for (size_t i = 0; i < nshapes; i++)
         for (int acc = 0; acc <= 1; acc++)
-            failures += !run_backward(&shapes[i], 3000 + 10 * i, 1, acc);
+            for (int form = FORM_DW; form <= FORM_DW_DB; form++)
+                failures += !run_backward(&shapes[i], 3000 + 10 * i, form, acc);
     assert_int_equal(failures, 0);
 }
 

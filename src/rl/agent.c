@@ -378,11 +378,9 @@ void rl_agent_destroy(rl_agent *a)
     rl_replay_destroy(a->replay);
     nn_optim_destroy(a->alpha_opt);
     nn_params_destroy(a->alpha);
-    for (uint32_t n = 0; n < RL_MAX_CRITICS; n++) {
+    for (uint32_t n = 0; n < RL_MAX_CRITICS; n++)
         nn_optim_destroy(a->critic_opt[n]);
-        a->critic[n] = a->target[n] = NULL;   /* members of critics and targets */
-    }
-    nn_mlp_destroy(a->critics);
+    nn_mlp_destroy(a->critics);   /* and its members a->critic[n]; targets likewise */
     nn_mlp_destroy(a->targets);
     nn_optim_destroy(a->actor_opt);
     nn_mlp_destroy(a->actor);
