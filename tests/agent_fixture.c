@@ -103,14 +103,6 @@ void af_assert_same_stats(rl_agent *x, rl_agent *y)
 
 /* ---- errors ------------------------------------------------------------------------ */
 
-void af_expect_error(vksac_status st, vksac_status want, const char *needle)
-{
-    const char *msg = vks_ctx_error(th.ctx);
-    if (st != want || !strstr(msg, needle))
-        fail_msg("got %s \"%s\", want %s containing '%s'", vksac_status_name(st), msg, vksac_status_name(want),
-                 needle);
-}
-
 void af_expect_load_error(const char *path, vksac_status want, const char *needle)
 {
     rl_agent *a = (rl_agent *)1;

@@ -47,8 +47,6 @@ void af_assert_same_acts(rl_agent *x, rl_agent *y, const float *states, int samp
 void af_assert_same_stats_of(const vksac_stats *x, const vksac_stats *y);
 void af_assert_same_stats(rl_agent *x, rl_agent *y);
 
-/* Fails unless st == want and th.ctx's error contains needle. */
-void af_expect_error(vksac_status st, vksac_status want, const char *needle);
 /* Fails unless loading path fails with `want` (any failure when want is
  * VKSAC_OK), an error containing needle, and a NULL agent. */
 void af_expect_load_error(const char *path, vksac_status want, const char *needle);

@@ -177,6 +177,15 @@ void th_clear_error(vks_ctx *ctx)
     ctx->err[0] = '\0';
 }
 
+void th_expect_error(vksac_status st, vksac_status want, const char *needle)
+{
+    const char *msg = vks_ctx_error(th.ctx);
+    if (st != want || !strstr(msg, needle))
+        fail_msg("got %s \"%s\", want %s containing '%s'", vksac_status_name(st), msg, vksac_status_name(want),
+                 needle);
+    th_clear_error(th.ctx);
+}
+
 static uint64_t splitmix64(uint64_t *state)
 {
     uint64_t z = (*state += 0x9e3779b97f4a7c15ull);

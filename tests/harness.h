@@ -68,6 +68,9 @@ void th_err_(vks_ctx *ctx, vksac_status s, vksac_status want, const char *expr,
 /* Empties the context's error message (white-box) so TH_ERR can tell that
  * the call under test set it. */
 void th_clear_error(vks_ctx *ctx);
+/* A call on th.ctx failed with status want and a message containing
+ * needle (else the test fails); the message is then cleared. */
+void th_expect_error(vksac_status st, vksac_status want, const char *needle);
 
 /* Deterministic uniform floats in [-1, 1] (splitmix64). */
 void th_rand_fill(float *dst, size_t n, uint64_t seed);

@@ -194,17 +194,17 @@ static void test_bad_calls(void **state)
     (void)state;
     vksac_agent_config c = hybrid_config();
     rl_agent *a = af_make(&c);
-    af_expect_error(rl_agent_update(a, 1), VKSAC_E_STATE, "the replay buffer is empty");
+    th_expect_error(rl_agent_update(a, 1), VKSAC_E_STATE, "the replay buffer is empty");
     af_data d;
     vksac_transitions t = make_data(&d, 3);
     d.d[5] = 2;   /* head 2 has 2 choices */
-    af_expect_error(rl_agent_observe(a, &t), VKSAC_E_ARG, "discrete action 2 of row 3 is 2, expected 0..1");
+    th_expect_error(rl_agent_observe(a, &t), VKSAC_E_ARG, "discrete action 2 of row 3 is 2, expected 0..1");
     d.d[5] = 1;
     d.r[4] = NAN;
-    af_expect_error(rl_agent_observe(a, &t), VKSAC_E_ARG, "reward of row 5 is NaN");
+    th_expect_error(rl_agent_observe(a, &t), VKSAC_E_ARG, "reward of row 5 is NaN");
     d.r[4] = 0.0f;
     d.term[0] = 2;
-    af_expect_error(rl_agent_observe(a, &t), VKSAC_E_ARG, "terminated of row 1 is 2, expected 0 or 1");
+    th_expect_error(rl_agent_observe(a, &t), VKSAC_E_ARG, "terminated of row 1 is 2, expected 0 or 1");
     th_clear_error(th.ctx);
     TH_ERR(th.ctx, rl_agent_act(a, NULL, 3, 0, NULL, NULL, NULL, NULL), VKSAC_E_ARG);
     rl_agent_destroy(a);

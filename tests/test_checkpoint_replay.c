@@ -121,18 +121,18 @@ static void test_read_all_restore(void **state)
     TH_OK(rl_replay_restore(q, 3, 3, gs, gc, gd, gr, gt, gu, gn));
     assert_int_equal(rl_replay_size(q), 3);
     /* Bad restores change nothing. */
-    af_expect_error(rl_replay_restore(q, 7, 5, gs, gc, gd, gr, gt, gu, gn), VKSAC_E_ARG,
+    th_expect_error(rl_replay_restore(q, 7, 5, gs, gc, gd, gr, gt, gu, gn), VKSAC_E_ARG,
                     "replay: head 5 must be below the capacity 5");
-    af_expect_error(rl_replay_restore(q, 7, 1, gs, gc, gd, gr, gt, gu, gn), VKSAC_E_ARG,
+    th_expect_error(rl_replay_restore(q, 7, 1, gs, gc, gd, gr, gt, gu, gn), VKSAC_E_ARG,
                     "replay: head 1 does not go with count 7: a ring of capacity 5 has its head at count mod "
                     "capacity = 2");
     gr[4] = NAN;
-    af_expect_error(rl_replay_restore(q, 7, 2, gs, gc, gd, gr, gt, gu, gn), VKSAC_E_ARG, "replay: reward of row 4 is");
+    th_expect_error(rl_replay_restore(q, 7, 2, gs, gc, gd, gr, gt, gu, gn), VKSAC_E_ARG, "replay: reward of row 4 is");
     gr[4] = 0.0f;
     gu[1] = 0.5f;
-    af_expect_error(rl_replay_restore(q, 7, 2, gs, gc, gd, gr, gt, gu, gn), VKSAC_E_ARG,
+    th_expect_error(rl_replay_restore(q, 7, 2, gs, gc, gd, gr, gt, gu, gn), VKSAC_E_ARG,
                     "replay: truncated of row 1 is 0.5, must be 0 or 1");
-    af_expect_error(rl_replay_restore(q, 7, 2, NULL, gc, gd, gr, gt, gu, gn), VKSAC_E_ARG,
+    th_expect_error(rl_replay_restore(q, 7, 2, NULL, gc, gd, gr, gt, gu, gn), VKSAC_E_ARG,
                     "replay: array 'states' must not be NULL");
     gu[1] = 1.0f;
     assert_int_equal(rl_replay_count(q), 3);
@@ -269,7 +269,7 @@ static void test_without_replay(void **state)
         else
             assert_null(y->metadata);
         th_clear_error(th.ctx);
-        af_expect_error(rl_agent_update(y, 1), VKSAC_E_STATE, "the replay buffer is empty");
+        th_expect_error(rl_agent_update(y, 1), VKSAC_E_STATE, "the replay buffer is empty");
         observe(y, 1, 9);
         TH_OK(rl_agent_update(y, 1));
         rl_agent_destroy(y);
@@ -296,21 +296,21 @@ static void test_metadata_limits(void **state)
     unlink(path);
     vksac_save_options o = {.metadata = "caf\xc3"};   /* a cut 2-byte sequence */
     th_clear_error(th.ctx);
-    af_expect_error(rl_checkpoint_save_with(x, path, &o), VKSAC_E_ARG,
+    th_expect_error(rl_checkpoint_save_with(x, path, &o), VKSAC_E_ARG,
                     "vksac_agent_save_with: metadata is not valid UTF-8 at byte 3 (0xc3)");
     o.metadata = "\xff";
-    af_expect_error(rl_checkpoint_save_with(x, path, &o), VKSAC_E_ARG, "not valid UTF-8 at byte 0 (0xff)");
+    th_expect_error(rl_checkpoint_save_with(x, path, &o), VKSAC_E_ARG, "not valid UTF-8 at byte 0 (0xff)");
     size_t big = (size_t)VKSAC_MAX_METADATA_BYTES + 1;
     char *m = malloc(big + 1);
     memset(m, 'a', big);
     m[big] = 0;
     o.metadata = m;
-    af_expect_error(rl_checkpoint_save_with(x, path, &o), VKSAC_E_ARG,
+    th_expect_error(rl_checkpoint_save_with(x, path, &o), VKSAC_E_ARG,
                     "metadata is 67108865 bytes, above the limit of 67108864 (VKSAC_MAX_METADATA_BYTES)");
     /* Within the limit, but control characters take 6 bytes each escaped. */
     memset(m, '\x01', 20000000);
     m[20000000] = 0;
-    af_expect_error(rl_checkpoint_save_with(x, path, &o), VKSAC_E_ARG,
+    th_expect_error(rl_checkpoint_save_with(x, path, &o), VKSAC_E_ARG,
                     "metadata takes 120000002 bytes once escaped as a JSON string");
     assert_int_equal(access(path, F_OK), -1);   /* nothing written */
     /* A large ordinary one is fine and comes back whole. */
