@@ -24,6 +24,7 @@ typedef struct sac_case {
     float frac, critic_dropout, actor_dropout;
     const char *sigma;
     uint32_t actor_every;
+    uint32_t critics;   /* 0: the default (2) */
 } sac_case;
 
 static vksac_agent_config config_of(const sac_case *k)
@@ -35,7 +36,7 @@ static vksac_agent_config config_of(const sac_case *k)
                             .softmin_temperature = 0.7f, .reward_scale = 2.0f, .reward_discount_rate = 0.9f,
                             .ema_decay = 0.8f, .temperature_learning_rate = 1e-2f, .sigma = k->sigma,
                             .batch_size = 16, .replay_capacity = 64, .seed = 1234,
-                            .actor_update_every = k->actor_every,
+                            .actor_update_every = k->actor_every, .num_critics = k->critics,
                             /* Entropy targets on the other side of the policy's entropy, so that
                              * dropping them flips the sign of ∂J/∂log α (Adam-atan2's first
                              * steps see little but the sign). */
@@ -271,11 +272,12 @@ static void set_rsmnorm(rl_agent *a)
 static int terms_for(const rl_shape *s, int *terms)
 {
     int n = 0;
-    static const int always[] = {REF_SAC_TERM_REWARD_SCALE, REF_SAC_TERM_DISCOUNT, REF_SAC_TERM_DONE_MASK,
+    static const int common[] = {REF_SAC_TERM_REWARD_SCALE, REF_SAC_TERM_DISCOUNT, REF_SAC_TERM_DONE_MASK,
                                  REF_SAC_TERM_TARGET_ENTROPY, REF_SAC_TERM_TARGET_MIN, REF_SAC_TERM_NEXT_ACTION,
                                  REF_SAC_TERM_TEMP_TARGET, REF_SAC_TERM_EMA};
-    for (size_t i = 0; i < sizeof always / sizeof *always; i++)
-        terms[n++] = always[i];
+    for (size_t i = 0; i < sizeof common / sizeof *common; i++)
+        if (common[i] != REF_SAC_TERM_TARGET_MIN || s->N > 1)   /* one critic: nothing to reduce over */
+            terms[n++] = common[i];
     if (s->C) {
         terms[n++] = REF_SAC_TERM_TANH_CORRECTION;
         terms[n++] = REF_SAC_TERM_ACTOR_ENTROPY;
@@ -343,6 +345,14 @@ static void test_continuous(void **state)
 {
     (void)state;
     compare_case(&(sac_case){.what = "continuous", .C = 2});
+}
+
+/* One critic is a plain network, not an ensemble: its stacked tensors are
+ * exactly B rows (rl_stack_rows). */
+static void test_one_critic(void **state)
+{
+    (void)state;
+    compare_case(&(sac_case){.what = "hybrid, one critic", .C = 2, .D = 2, .nd = {3, 4}, .critics = 1});
 }
 
 static void test_discrete(void **state)
@@ -448,6 +458,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         TH_TEST(test_continuous),
         TH_TEST(test_discrete),
+        TH_TEST(test_one_critic),
         TH_TEST(test_hybrid),
         TH_TEST(test_hybrid_dropout_softmin_sigmoid),
         TH_TEST(test_actor_every_2),

@@ -17,7 +17,6 @@ struct rl_graph {
     vks_tensor *H, *H2, *dH, *Y;
     rl_head_out next, pi;                      /* head outputs at s' and s */
     vks_tensor *stack[STACK_COUNT];            /* N·Bp rows each */
-    vks_tensor *first[STACK_COUNT];             /* the first critic's B rows */
     nn_mlp_ws *ws_next, *ws_pi;                /* actor at s', at s */
     nn_mlp_ws *ws_t, *ws_q, *ws_cpi;           /* every critic at once: target, online, at (s, a~π) */
     vks_seq *seq[2];                           /* without, with the actor step */
@@ -44,7 +43,6 @@ static vksac_status stacks(rl_graph *g)
     for (int k = 0; k < STACK_COUNT; k++) {
         uint32_t cols = k == STACK_DX ? s->S + s->C : rl_critic_out(s);
         VKS_TRY(vks_tensor_create(g->a->ctx, s->N * g->bp, cols, &g->stack[k]));
-        VKS_TRY(vks_tensor_view(g->stack[k], 0, g->B, cols, &g->first[k]));
     }
     return VKSAC_OK;
 }
@@ -87,13 +85,6 @@ static vksac_status tensors(rl_graph *g)
 
 /* ---- recording ------------------------------------------------------------ */
 
-/* Stack k as the critics' passes take it: all of it for an ensemble, the
- * B rows of the one critic otherwise. */
-static vks_tensor *per_critic(const rl_graph *g, int k)
-{
-    return g->a->heads.shape.N > 1 ? g->stack[k] : g->first[k];
-}
-
 static const vks_tensor *log_alpha(const rl_graph *g) { return g->a->alpha->view[NN_THETA][0]; }
 static bool normalise(const rl_graph *g) { return !g->a->cfg.no_rsmnorm; }
 
@@ -109,12 +100,12 @@ static vksac_status critic_step(vks_seq *seq, rl_graph *g)
     VKS_TRY(rl_actor_head(seq, h, g->H2, RL_STREAM_NEXT, RL_CTR_UPDATE,
                           RL_HEAD_SAMPLE_CONT | RL_HEAD_CONT | RL_HEAD_PROBS, &g->next));
     VKS_TRY(rl_input(seq, g->X2, b->next_states, a->rsm, normalise(g), g->next.a));
-    VKS_TRY(nn_mlp_forward(seq, a->targets, g->ws_t, g->X2, per_critic(g, STACK_QT), true));
+    VKS_TRY(nn_mlp_forward(seq, a->targets, g->ws_t, g->X2, g->stack[STACK_QT], true));
     VKS_TRY(rl_critic_target(seq, h, g->Y, g->stack[STACK_QT], &g->next, b->rtd, log_alpha(g), g->B));
     VKS_TRY(rl_input(seq, g->X, b->states, a->rsm, normalise(g), b->cont));
-    VKS_TRY(nn_mlp_forward(seq, a->critics, g->ws_q, g->X, per_critic(g, STACK_Q), true));
+    VKS_TRY(nn_mlp_forward(seq, a->critics, g->ws_q, g->X, g->stack[STACK_Q], true));
     VKS_TRY(rl_critic_loss(seq, h, g->stack[STACK_DQ], g->stack[STACK_Q], g->Y, b->disc, g->B));
-    VKS_TRY(nn_mlp_backward(seq, a->critics, g->ws_q, g->X, per_critic(g, STACK_DQ), NULL, NN_GRADS_WRITE));
+    VKS_TRY(nn_mlp_backward(seq, a->critics, g->ws_q, g->X, g->stack[STACK_DQ], NULL, NN_GRADS_WRITE));
     for (uint32_t n = 0; n < N; n++)
         VKS_TRY(nn_optim_step(seq, a->critic_opt[n]));
     return VKSAC_OK;
@@ -129,12 +120,12 @@ static vksac_status actor_step(vks_seq *seq, rl_graph *g)
     VKS_TRY(rl_actor_head(seq, h, g->H, RL_STREAM_ACTOR, RL_CTR_UPDATE,
                           RL_HEAD_SAMPLE_CONT | RL_HEAD_CONT | RL_HEAD_AUX | RL_HEAD_PROBS, &g->pi));
     VKS_TRY(rl_input(seq, g->Xpi, g->batch.states, a->rsm, normalise(g), g->pi.a));
-    VKS_TRY(nn_mlp_forward(seq, a->critics, g->ws_cpi, g->Xpi, per_critic(g, STACK_QPI), true));
+    VKS_TRY(nn_mlp_forward(seq, a->critics, g->ws_cpi, g->Xpi, g->stack[STACK_QPI], true));
     VKS_TRY(rl_actor_loss(seq, h, g->stack[STACK_DQ], g->dH, a->alpha->view[NN_GRAD][0], g->stack[STACK_QPI], &g->pi,
                           log_alpha(g), g->B));
     if (h->shape.C > 0) {
         /* Critics frozen: only the gradient w.r.t. their input a_c. */
-        VKS_TRY(nn_mlp_backward(seq, a->critics, g->ws_cpi, g->Xpi, per_critic(g, STACK_DQ), per_critic(g, STACK_DX),
+        VKS_TRY(nn_mlp_backward(seq, a->critics, g->ws_cpi, g->Xpi, g->stack[STACK_DQ], g->stack[STACK_DX],
                                 NN_GRADS_NONE));
         VKS_TRY(rl_actor_head_backward(seq, h, g->dH, g->H, g->pi.aux, g->stack[STACK_DX], log_alpha(g), g->B));
     }
@@ -163,7 +154,7 @@ vksac_status rl_graph_create(rl_agent *a, uint32_t batch, bool sample, rl_graph 
     rl_graph *g = calloc(1, sizeof *g);
     if (!g)
         return vks_fail(a->ctx, VKSAC_E_OOM, "out of host memory for an update graph");
-    *g = (rl_graph){.a = a, .B = batch, .bp = rl_stack_rows(batch), .sample = sample};
+    *g = (rl_graph){.a = a, .B = batch, .bp = rl_stack_rows(&a->heads.shape, batch), .sample = sample};
     vksac_status st = tensors(g);
     for (int k = 0; k < 2 && st == VKSAC_OK; k++) {
         st = vks_seq_create(a->ctx, 0, &g->seq[k]);
@@ -190,7 +181,6 @@ void rl_graph_destroy(rl_graph *g)
     nn_mlp_ws_destroy(g->ws_q);
     nn_mlp_ws_destroy(g->ws_cpi);
     for (int k = 0; k < STACK_COUNT; k++) {
-        vks_tensor_destroy(g->first[k]);
         vks_tensor_destroy(g->stack[k]);
     }
     rl_head_out *o[] = {&g->next, &g->pi};

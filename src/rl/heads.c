@@ -7,7 +7,7 @@
 uint32_t rl_actor_out(const rl_shape *s) { return s->nsum + 2 * s->C; }
 uint32_t rl_critic_out(const rl_shape *s) { return s->M * ((s->C > 0) + s->nsum); }
 uint32_t rl_target_cols(const rl_shape *s) { return ((s->C > 0) + s->D) * s->K; }
-uint32_t rl_stack_rows(uint32_t batch) { return (batch + 15) & ~15u; }
+uint32_t rl_stack_rows(const rl_shape *s, uint32_t batch) { return s->N > 1 ? (batch + 15) & ~15u : batch; }
 
 static uint32_t row_groups(uint32_t rows) { return (rows + 63) / 64; }
 
@@ -22,7 +22,7 @@ static vksac_status need(vks_ctx *ctx, const vks_tensor *t, uint32_t rows, uint3
 static vksac_status need_stack(vks_ctx *ctx, const rl_heads *h, const vks_tensor *t, uint32_t batch, uint32_t cols,
                                const char *fn, const char *name)
 {
-    return need(ctx, t, h->shape.N * rl_stack_rows(batch), cols, fn, name);
+    return need(ctx, t, h->shape.N * rl_stack_rows(&h->shape, batch), cols, fn, name);
 }
 
 vksac_status rl_input(vks_seq *seq, vks_tensor *x, const vks_tensor *s, const nn_rsmnorm *rsm, bool normalise,
@@ -94,7 +94,7 @@ vksac_status rl_actor_head_backward(vks_seq *seq, const rl_heads *h, vks_tensor 
     VKS_TRY(need(ctx, H, B, rl_actor_out(s), fn, "H"));
     VKS_TRY(need(ctx, aux, B, 2 * s->C, fn, "aux"));
     VKS_TRY(need_stack(ctx, h, dX, B, s->S + s->C, fn, "dX"));
-    uint32_t pc[7] = {B, rl_stack_rows(B), s->N, s->C, s->nsum, s->S, h->sigmoid};
+    uint32_t pc[7] = {B, rl_stack_rows(s, B), s->N, s->C, s->nsum, s->S, h->sigmoid};
     const vks_tensor *ops[] = {H, aux, h->bounds, dX, log_alpha, dH};
     return vks_launch(seq, VKS_K_ACTOR_HEAD_BWD, ops, pc, sizeof pc, row_groups(B), 1, 1);
 }
@@ -114,7 +114,7 @@ vksac_status rl_critic_target(vks_seq *seq, const rl_heads *h, vks_tensor *Y, co
         VKS_TRY(need(ctx, next->logp, B, s->nsum, fn, "logp"));
     }
     struct { uint32_t rows, bp, n, m, hasc, d, nsum, k, mode; float tau, gamma, reward_scale; } pc = {
-        B, rl_stack_rows(B), s->N, s->M, s->C > 0, s->D, s->nsum, s->K, s->quantiled ? 2 : h->reduce,
+        B, rl_stack_rows(s, B), s->N, s->M, s->C > 0, s->D, s->nsum, s->K, s->quantiled ? 2 : h->reduce,
         h->tau, h->gamma, h->reward_scale};
     const vks_tensor *ops[] = {Qt, s->D ? next->p : NULL, s->D ? next->logp : NULL, next->lpc, rtd, log_alpha,
                                h->segs, Y};
@@ -132,7 +132,7 @@ vksac_status rl_critic_loss(vks_seq *seq, const rl_heads *h, vks_tensor *dQ, con
     VKS_TRY(need(ctx, Y, B, rl_target_cols(s), fn, "Y"));
     if (s->D > 0)
         VKS_TRY(need(ctx, disc, B, s->D, fn, "disc"));
-    uint32_t pc[9] = {B, rl_stack_rows(B), s->N, s->M, s->C > 0, s->D, s->nsum, s->K, s->quantiled};
+    uint32_t pc[9] = {B, rl_stack_rows(s, B), s->N, s->M, s->C > 0, s->D, s->nsum, s->K, s->quantiled};
     const vks_tensor *ops[] = {Q, Y, s->D ? disc : NULL, h->segs, dQ, h->stats};
     return vks_launch(seq, VKS_K_CRITIC_LOSS, ops, pc, sizeof pc, 1, 1, 1);
 }
@@ -152,7 +152,7 @@ vksac_status rl_actor_loss(vks_seq *seq, const rl_heads *h, vks_tensor *dQ, vks_
         VKS_TRY(need(ctx, pi->logp, B, s->nsum, fn, "logp"));
     }
     struct { uint32_t rows, bp, n, m, hasc, d, nsum, c, mode; float tau; } pc = {
-        B, rl_stack_rows(B), s->N, s->M, s->C > 0, s->D, s->nsum, s->C, s->quantiled ? 2 : h->reduce, h->tau};
+        B, rl_stack_rows(s, B), s->N, s->M, s->C > 0, s->D, s->nsum, s->C, s->quantiled ? 2 : h->reduce, h->tau};
     const vks_tensor *ops[] = {Q, s->D ? pi->p : NULL, s->D ? pi->logp : NULL, pi->lpc, log_alpha, h->segs, h->hent,
                                dQ, dH, h->stats, dlog_alpha};
     return vks_launch(seq, VKS_K_ACTOR_LOSS, ops, &pc, sizeof pc, 1, 1, 1);

@@ -36,8 +36,9 @@ uint32_t rl_critic_out(const rl_shape *s);
 uint32_t rl_target_cols(const rl_shape *s);
 
 /* Rows per critic in a critic-stacked tensor (N·Bp rows): B rounded up to
- * 16 so that every critic's view starts on a 64-float boundary. */
-uint32_t rl_stack_rows(uint32_t batch);
+ * 16 so that every critic's block starts on a 64-float boundary; B itself
+ * for one critic, whose network then takes the tensor as it is. */
+uint32_t rl_stack_rows(const rl_shape *s, uint32_t batch);
 
 /* Streams of docs/sac.md. */
 enum { RL_STREAM_REPLAY = 1, RL_STREAM_NEXT = 2, RL_STREAM_ACTOR = 3, RL_STREAM_ACT = 4 };
