@@ -536,6 +536,26 @@ static void test_list_devices(void **state)
     free(info);
 }
 
+/* Which GEMM forms run the 32×16 blocks follows the driver: all but on
+ * lavapipe from Mesa 25, where only dX does (src/vk/kernels.c). */
+static void test_big_gemm_forms(void **state)
+{
+    (void)state;
+    const uint32_t all = VKS_GEMM_FWD | VKS_GEMM_DX | VKS_GEMM_DW;
+    assert_int_equal(vks_big_gemm_forms("llvmpipe", "Mesa 22.3.6 (LLVM 15.0.6)"), all);
+    assert_int_equal(vks_big_gemm_forms("llvmpipe", "Mesa 24.2.8-1 (LLVM 17.0.6)"), all);
+    assert_int_equal(vks_big_gemm_forms("llvmpipe", "Mesa 25.0.7-2~bpo12+1 (LLVM 15.0.6)"), VKS_GEMM_DX);
+    assert_int_equal(vks_big_gemm_forms("llvmpipe", "Mesa 26.1.0-devel"), VKS_GEMM_DX);
+    assert_int_equal(vks_big_gemm_forms("llvmpipe", "unknown build"), all);
+    assert_int_equal(vks_big_gemm_forms("NVIDIA", "575.57.08"), all);
+    assert_int_equal(vks_big_gemm_forms(NULL, NULL), all);
+
+    /* The context made its choice from its own device's strings. */
+    vksac_device_info mine;
+    TH_OK(vks_ctx_device(th.ctx, &mine));
+    assert_int_equal(th.ctx->big_gemm_forms, vks_big_gemm_forms(mine.driver, mine.driver_version));
+}
+
 /* The device can be named by index or by a case-insensitive substring. */
 static void test_device_selection(void **state)
 {
@@ -775,6 +795,7 @@ int main(int argc, char **argv)
         TH_TEST(test_bad_args_shapes),
         TH_TEST(test_launch_checks),
         TH_TEST(test_list_devices),
+        TH_TEST(test_big_gemm_forms),
         TH_TEST(test_device_selection),
         TH_TEST(test_no_such_device),
         TH_TEST(test_public_api),

@@ -185,6 +185,7 @@ static vksac_status device_create(vks_ctx *ctx, const vksac_context_config *cfg)
         return vks_fail(ctx, VKSAC_E_UNSUPPORTED, "the tiled GEMM needs %ux%u workgroups; device '%s' allows "
                         "%u invocations", lx, ly, ctx->info.name, lim->maxComputeWorkGroupInvocations);
     ctx->gemm_variant = cfg->gemm_variant ? cfg->gemm_variant : (cpu || !tiled_fits ? 1 : 2);
+    ctx->big_gemm_forms = vks_big_gemm_forms(ctx->info.driver, ctx->info.driver_version);
     /* lavapipe's worker count as it read it (0 workers: the submitting thread). */
     const char *lp = getenv("LP_NUM_THREADS");
     int workers = lp ? atoi(lp) : 0;

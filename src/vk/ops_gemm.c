@@ -39,11 +39,15 @@ static vksac_status launch_blocked(vks_seq *s, vks_kernel_id id, const vks_tenso
 }
 
 /* The 32×16 blocks (gemm_*_big.comp) for outputs of at least 128 rows and
- * 128 columns: on lavapipe they cut pendulum's update 131 → 103 ms and
- * cheetah's 258 → 201. Below that they lose: batch 100 fills a quarter of
- * its last 32-row block with clamped rows (the forward GEMMs of `small`
- * took 921 instead of 676 µs), and 64 columns leave half the lanes idle. */
-static bool big_blocks(uint32_t rows, uint32_t stride) { return rows >= 128 && stride >= 128; }
+ * 128 columns, in the forms the device runs them well (vks_big_gemm_forms):
+ * on lavapipe 22.3 they cut pendulum's update 131 → 103 ms and cheetah's
+ * 258 → 201. Below that they lose: batch 100 fills a quarter of its last
+ * 32-row block with clamped rows (the forward GEMMs of `small` took 921
+ * instead of 676 µs), and 64 columns leave half the lanes idle. */
+static bool big_blocks(const vks_ctx *ctx, uint32_t form, uint32_t rows, uint32_t stride)
+{
+    return (ctx->big_gemm_forms & form) && rows >= 128 && stride >= 128;
+}
 
 /* Copies, M and the steps (floats, as pushed) of a call: one copy of
  * `rows` rows with no batch. */
@@ -108,7 +112,7 @@ vksac_status vks_gemm_fwd_batched(vks_seq *s, vks_tensor *y, const vks_tensor *x
         return launch_tiled(s, x, w, b, y, &pc, z.count);
     }
     uint32_t lx, ly, tm, tn;
-    vks_kernel_id id = big_blocks(M, y->stride) ? VKS_K_GEMM_FWD_BIG : VKS_K_GEMM_FWD;
+    vks_kernel_id id = big_blocks(ctx, VKS_GEMM_FWD, M, y->stride) ? VKS_K_GEMM_FWD_BIG : VKS_K_GEMM_FWD;
     vks_kernel_local_size(ctx, id, &lx, &ly);
     vks_kernel_tile(ctx, id, &tm, &tn);
     /* Lanes along N when the column blocks fill a workgroup: measured 17 vs
@@ -153,7 +157,7 @@ vksac_status vks_gemm_dx_batched(vks_seq *s, vks_tensor *dx, const vks_tensor *d
     struct { uint32_t M, N, K, lddy4, ldw4, lddx4, accumulate, zdx, zdy, zw; } pc = {
         M, N, K, dy->stride / 4, w->stride / 4, dx->stride / 4, accumulate != 0, z.z[0], z.z[1], z.z[2]};
     const vks_tensor *ops[] = {dy, w, dx};
-    if (big_blocks(M, dx->stride))
+    if (big_blocks(ctx, VKS_GEMM_DX, M, dx->stride))
         return launch_blocked(s, VKS_K_GEMM_DX_BIG, ops, &pc, sizeof pc, M, dx->stride, true, z.count);
     return launch_blocked(s, VKS_K_GEMM_DX, ops, &pc, sizeof pc, M, dx->stride, false, z.count);
 }
@@ -202,7 +206,7 @@ vksac_status vks_gemm_dw_batched(vks_seq *s, vks_tensor *dw, vks_tensor *db, con
     /* Without db the kernel writes nothing there; dw stands in for it, as
      * the binding is a written one and dw is written anyway. */
     const vks_tensor *ops[] = {dy, x, dw, db ? db : dw};
-    if (big_blocks(N, dw->stride))
+    if (big_blocks(ctx, VKS_GEMM_DW, N, dw->stride))
         return launch_blocked(s, VKS_K_GEMM_DW_BIG, ops, &pc, sizeof pc, N, dw->stride, true, z.count);
     return launch_blocked(s, VKS_K_GEMM_DW, ops, &pc, sizeof pc, N, dw->stride, false, z.count);
 }
