@@ -5,8 +5,10 @@
 // n0.., columns k0..), written out with macros for the reasons given in
 // gemm_fwd_big.comp. Per batch row m: dY's 8 texels of the block first,
 // then each of X's 4 texels against all of them (30 against 23 GFLOP/s for
-// gemm_dw.comp at 256×512×256 on lavapipe; taking four batch rows per step
-// so each accumulator's terms come in a row measured no better). Same
+// gemm_dw.comp at 256×512×256 on lavapipe 22.3 when written; since gemm_dw
+// takes four batch rows per step both run ~28, and Mesa 25 runs this one
+// slower: src/vk/kernels.c, vks_big_gemm_forms. Four batch rows per step
+// here measured no better). Same
 // arithmetic, in the same order per element, as gemm_dw.comp.
 layout(local_size_x_id = 0, local_size_y_id = 1) in;
 layout(binding = 0, rgba32f) uniform readonly imageBuffer DY;

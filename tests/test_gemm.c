@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "reference/kernels_ref.h"
+#include "vk/internal.h"
 
 typedef struct gshape { uint32_t m, k, n; } gshape;
 
@@ -55,7 +56,7 @@ static int run_fwd(const gshape *s, uint64_t seed, int with_bias, int act)
 
 /* dx (M×K) (+)= dy (M×N) · w (N×K), or dw (N×K) (+)= dyᵀ · x (M×K), with
  * or without the bias gradient. */
-enum { FORM_DX, FORM_DW, FORM_DW_DB };
+enum { FORM_DX, FORM_DW, FORM_DW_DB, FORM_FWD };
 
 static int run_backward(const gshape *s, uint64_t seed, int form, int acc)
 {
@@ -128,6 +129,70 @@ static void test_gemm_dw(void **state)
             for (int form = FORM_DW; form <= FORM_DW_DB; form++)
                 failures += !run_backward(&shapes[i], 3000 + 10 * i, form, acc);
     assert_int_equal(failures, 0);
+}
+
+/* Runs one GEMM form on seeded operands with the context's 32×16 blocks
+ * limited to `forms` (which the context picks per driver: docs/runtime.md,
+ * "Other Mesa versions"); returns the output, then the bias gradient for
+ * FORM_DW_DB, read back, and names the kernel that ran. */
+static float *run_with_forms(const gshape *s, int form, uint32_t forms, char *kernel, size_t size)
+{
+    uint32_t saved = th.ctx->big_gemm_forms;
+    th.ctx->big_gemm_forms = forms;
+    int fwd = form == FORM_FWD, is_dw = form == FORM_DW || form == FORM_DW_DB;
+    vks_tensor *a = th_rand_tensor(s->m, fwd || is_dw ? s->k : s->n, 41, NULL);   /* x, or dy for dX */
+    vks_tensor *b = th_rand_tensor(fwd ? s->n : is_dw ? s->m : s->n, fwd || is_dw ? s->k : s->k, 42, NULL);
+    vks_tensor *bias = th_rand_tensor(1, s->n, 43, NULL);
+    vks_tensor *dy = th_rand_tensor(s->m, s->n, 44, NULL);
+    vks_tensor *out = th_rand_tensor(is_dw ? s->n : s->m, fwd ? s->n : s->k, 45, NULL);
+    vks_seq *seq = th_seq_begin(1);
+    if (fwd)
+        TH_OK(vks_gemm_fwd(seq, out, a, b, bias, VKS_ACT_RELU2));
+    else if (form == FORM_DX)
+        TH_OK(vks_gemm_dx(seq, out, a, b, 1));
+    else
+        TH_OK(vks_gemm_dw_batched(seq, out, form == FORM_DW_DB ? bias : NULL, dy, a, 1, NULL));
+    vks_dispatch_info info;
+    TH_OK(vks_seq_dispatch_info(seq, 0, &info));
+    snprintf(kernel, size, "%s", info.name);
+    th_seq_finish(seq);
+    size_t n = (size_t)out->rows * out->cols;
+    float *got = malloc((n + s->n) * sizeof *got), *o = th_read(out), *db = th_read(bias);
+    assert_non_null(got);
+    memcpy(got, o, n * sizeof *got);
+    memcpy(got + n, db, s->n * sizeof *got);
+    free(o), free(db);
+    vks_tensor_destroy(a), vks_tensor_destroy(b), vks_tensor_destroy(bias), vks_tensor_destroy(dy);
+    vks_tensor_destroy(out);
+    th.ctx->big_gemm_forms = saved;
+    return got;
+}
+
+/* The 32×16 and the 8×8 blocks add in the same order, so whichever the
+ * driver gets, results are bit for bit the same. Every output here has at
+ * least 128 rows and columns, so both can run; K/4 is odd in two shapes. */
+static void test_big_blocks_bit_identical(void **state)
+{
+    (void)state;
+    if (vks_ctx_gemm_variant(th.ctx) != 1)
+        skip();   /* the tiled GEMM has no block choice */
+    static const gshape big[] = {{256, 512, 256}, {256, 132, 136}, {130, 129, 150}};
+    static const char *const names[] = {"dX", "dW", "dW with db", "forward"};
+    for (size_t i = 0; i < sizeof big / sizeof *big; i++)
+        for (int form = FORM_DX; form <= FORM_FWD; form++) {
+            char k_big[32], k_small[32];
+            float *with = run_with_forms(&big[i], form, VKS_GEMM_FWD | VKS_GEMM_DX | VKS_GEMM_DW, k_big,
+                                         sizeof k_big);
+            float *without = run_with_forms(&big[i], form, 0, k_small, sizeof k_small);
+            size_t n = (size_t)(form == FORM_FWD ? big[i].n : big[i].k) *
+                       (form == FORM_DW || form == FORM_DW_DB ? big[i].n : big[i].m) + big[i].n;
+            if (strcmp(k_big, k_small) == 0 || memcmp(with, without, n * sizeof *with) != 0)
+                print_error("%s M=%u K=%u N=%u: %s and %s differ or are the same kernel\n", names[form],
+                            big[i].m, big[i].k, big[i].n, k_big, k_small);
+            assert_string_not_equal(k_big, k_small);
+            assert_memory_equal(with, without, n * sizeof *with);
+            free(with), free(without);
+        }
 }
 
 /* Proves TH_TOL discriminates: the device result matches the right
@@ -394,6 +459,7 @@ int main(int argc, char **argv)
         TH_TEST(test_gemm_fwd),
         TH_TEST(test_gemm_dx),
         TH_TEST(test_gemm_dw),
+        TH_TEST(test_big_blocks_bit_identical),
         TH_TEST(test_tolerance_discriminates),
         TH_TEST(test_chain),
         TH_TEST(test_batched),

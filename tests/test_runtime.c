@@ -546,7 +546,11 @@ static void test_big_gemm_forms(void **state)
     assert_int_equal(vks_big_gemm_forms("llvmpipe", "Mesa 24.2.8-1 (LLVM 17.0.6)"), all);
     assert_int_equal(vks_big_gemm_forms("llvmpipe", "Mesa 25.0.7-2~bpo12+1 (LLVM 15.0.6)"), VKS_GEMM_DX);
     assert_int_equal(vks_big_gemm_forms("llvmpipe", "Mesa 26.1.0-devel"), VKS_GEMM_DX);
+    assert_int_equal(vks_big_gemm_forms("llvmpipe", "Mesa 25"), VKS_GEMM_DX);
+    assert_int_equal(vks_big_gemm_forms("llvmpipe", "Mesa"), all);
+    assert_int_equal(vks_big_gemm_forms("llvmpipe", ""), all);
     assert_int_equal(vks_big_gemm_forms("llvmpipe", "unknown build"), all);
+    assert_int_equal(vks_big_gemm_forms("unknown", "Mesa 25.0.7"), all);
     assert_int_equal(vks_big_gemm_forms("NVIDIA", "575.57.08"), all);
     assert_int_equal(vks_big_gemm_forms(NULL, NULL), all);
 
@@ -554,6 +558,7 @@ static void test_big_gemm_forms(void **state)
     vksac_device_info mine;
     TH_OK(vks_ctx_device(th.ctx, &mine));
     assert_int_equal(th.ctx->big_gemm_forms, vks_big_gemm_forms(mine.driver, mine.driver_version));
+    assert_true(th.ctx->big_gemm_forms & VKS_GEMM_DX);
 }
 
 /* The device can be named by index or by a case-insensitive substring. */
