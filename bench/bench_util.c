@@ -130,7 +130,11 @@ void bench_open(const vksac_context_config *config)
     }
     vksac_device_info info;
     CHECK(vks_ctx_device(bench.ctx, &info));
-    json_string(bench.device, sizeof bench.device, info.name);
+    /* The driver's own version: lavapipe's device name is the same on
+     * Mesa 22.3 and 25, whose kernels run at different speeds. */
+    char named[sizeof info.name + sizeof info.driver_version + 8];
+    snprintf(named, sizeof named, "%s; %s", info.name, info.driver_version);
+    json_string(bench.device, sizeof bench.device, named);
     setvbuf(stdout, NULL, _IOLBF, 0);
 }
 
