@@ -55,7 +55,8 @@ static int run_fwd(const gshape *s, uint64_t seed, int with_bias, int act)
 }
 
 /* dx (M×K) (+)= dy (M×N) · w (N×K), or dw (N×K) (+)= dyᵀ · x (M×K), with
- * or without the bias gradient. */
+ * or without the bias gradient (and the forward product, for
+ * test_big_blocks_bit_identical). */
 enum { FORM_DX, FORM_DW, FORM_DW_DB, FORM_FWD };
 
 static int run_backward(const gshape *s, uint64_t seed, int form, int acc)
@@ -133,23 +134,24 @@ static void test_gemm_dw(void **state)
 
 /* Runs one GEMM form on seeded operands with the context's 32×16 blocks
  * limited to `forms` (which the context picks per driver: docs/runtime.md,
- * "Other Mesa versions"); returns the output, then the bias gradient for
- * FORM_DW_DB, read back, and names the kernel that ran. */
-static float *run_with_forms(const gshape *s, int form, uint32_t forms, char *kernel, size_t size)
+ * "Other Mesa versions"); returns the output followed by the bias (the
+ * gradient for FORM_DW_DB) as read back, their length in *count, and
+ * names the kernel that ran. */
+static float *run_with_forms(const gshape *s, int form, uint32_t forms, char *kernel, size_t size, size_t *count)
 {
     uint32_t saved = th.ctx->big_gemm_forms;
     th.ctx->big_gemm_forms = forms;
     int fwd = form == FORM_FWD, is_dw = form == FORM_DW || form == FORM_DW_DB;
     vks_tensor *a = th_rand_tensor(s->m, fwd || is_dw ? s->k : s->n, 41, NULL);   /* x, or dy for dX */
-    vks_tensor *b = th_rand_tensor(fwd ? s->n : is_dw ? s->m : s->n, fwd || is_dw ? s->k : s->k, 42, NULL);
+    vks_tensor *w = th_rand_tensor(s->n, s->k, 42, NULL);
     vks_tensor *bias = th_rand_tensor(1, s->n, 43, NULL);
     vks_tensor *dy = th_rand_tensor(s->m, s->n, 44, NULL);
     vks_tensor *out = th_rand_tensor(is_dw ? s->n : s->m, fwd ? s->n : s->k, 45, NULL);
     vks_seq *seq = th_seq_begin(1);
     if (fwd)
-        TH_OK(vks_gemm_fwd(seq, out, a, b, bias, VKS_ACT_RELU2));
+        TH_OK(vks_gemm_fwd(seq, out, a, w, bias, VKS_ACT_RELU2));
     else if (form == FORM_DX)
-        TH_OK(vks_gemm_dx(seq, out, a, b, 1));
+        TH_OK(vks_gemm_dx(seq, out, a, w, 1));
     else
         TH_OK(vks_gemm_dw_batched(seq, out, form == FORM_DW_DB ? bias : NULL, dy, a, 1, NULL));
     vks_dispatch_info info;
@@ -157,12 +159,13 @@ static float *run_with_forms(const gshape *s, int form, uint32_t forms, char *ke
     snprintf(kernel, size, "%s", info.name);
     th_seq_finish(seq);
     size_t n = (size_t)out->rows * out->cols;
-    float *got = malloc((n + s->n) * sizeof *got), *o = th_read(out), *db = th_read(bias);
+    *count = n + s->n;
+    float *got = malloc(*count * sizeof *got), *o = th_read(out), *db = th_read(bias);
     assert_non_null(got);
     memcpy(got, o, n * sizeof *got);
     memcpy(got + n, db, s->n * sizeof *got);
     free(o), free(db);
-    vks_tensor_destroy(a), vks_tensor_destroy(b), vks_tensor_destroy(bias), vks_tensor_destroy(dy);
+    vks_tensor_destroy(a), vks_tensor_destroy(w), vks_tensor_destroy(bias), vks_tensor_destroy(dy);
     vks_tensor_destroy(out);
     th.ctx->big_gemm_forms = saved;
     return got;
@@ -181,11 +184,11 @@ static void test_big_blocks_bit_identical(void **state)
     for (size_t i = 0; i < sizeof big / sizeof *big; i++)
         for (int form = FORM_DX; form <= FORM_FWD; form++) {
             char k_big[32], k_small[32];
+            size_t n, n_small;
             float *with = run_with_forms(&big[i], form, VKS_GEMM_FWD | VKS_GEMM_DX | VKS_GEMM_DW, k_big,
-                                         sizeof k_big);
-            float *without = run_with_forms(&big[i], form, 0, k_small, sizeof k_small);
-            size_t n = (size_t)(form == FORM_FWD ? big[i].n : big[i].k) *
-                       (form == FORM_DW || form == FORM_DW_DB ? big[i].n : big[i].m) + big[i].n;
+                                         sizeof k_big, &n);
+            float *without = run_with_forms(&big[i], form, 0, k_small, sizeof k_small, &n_small);
+            assert_int_equal(n, n_small);
             if (strcmp(k_big, k_small) == 0 || memcmp(with, without, n * sizeof *with) != 0)
                 print_error("%s M=%u K=%u N=%u: %s and %s differ or are the same kernel\n", names[form],
                             big[i].m, big[i].k, big[i].n, k_big, k_small);
