@@ -58,7 +58,7 @@ int main(int argc, char **argv)
     vksac_device_info dev;
     vksac_context_device(ctx, &dev);
     char name[600];
-    json_string(name, sizeof name, dev.name);
+    bench_device_json(name, sizeof name, &dev);
     const char *lp = getenv("LP_NUM_THREADS");
     static float states[256 * S], cont[256 * C], lpc[256];
     uint64_t seed = 3;

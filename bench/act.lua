@@ -6,7 +6,10 @@ local calls = tonumber(arg and arg[1]) or 200
 
 vksac.manual_seed(3)
 local actor = vksac.Actor{dim_state = 17, num_cont_actions = 6, dim_hidden = 256, mlp_depth = 2}
-local device = vksac.device().name
+-- The device's name and its driver's version, as the C benchmarks print it
+-- (lavapipe's name is the same on Mesa versions whose timings differ).
+local dev = vksac.device()
+local device = (dev.name .. "; " .. dev.driver_version):gsub('[\\"]', "\\%0")
 local threads = os.getenv("LP_NUM_THREADS") or "default"
 
 local function time_calls(states, n)
@@ -24,5 +27,5 @@ for _, n in ipairs{1, 256} do
   time_calls(states, 5)   -- record and JIT first
   local us = time_calls(states, calls)
   print(string.format('{"bench":"act","via":"lua","n":%d,"us_per_call":%.2f,"calls":%d,"threads":"%s","device":"%s"}',
-                      n, us, calls, threads, device:gsub('[\\"]', "\\%0")))
+                      n, us, calls, threads, device))
 end

@@ -63,6 +63,13 @@ void json_string(char *out, size_t size, const char *s)
     out[j] = '\0';
 }
 
+void bench_device_json(char *out, size_t size, const vksac_device_info *info)
+{
+    char named[sizeof info->name + sizeof info->driver_version + 8];
+    snprintf(named, sizeof named, "%s; %s", info->name, info->driver_version);
+    json_string(out, size, named);
+}
+
 const char *bench_need_arg(int argc, char **argv, int *i)
 {
     if (*i + 1 >= argc) {
@@ -130,11 +137,7 @@ void bench_open(const vksac_context_config *config)
     }
     vksac_device_info info;
     CHECK(vks_ctx_device(bench.ctx, &info));
-    /* The driver's own version: lavapipe's device name is the same on
-     * Mesa 22.3 and 25, whose kernels run at different speeds. */
-    char named[sizeof info.name + sizeof info.driver_version + 8];
-    snprintf(named, sizeof named, "%s; %s", info.name, info.driver_version);
-    json_string(bench.device, sizeof bench.device, named);
+    bench_device_json(bench.device, sizeof bench.device, &info);
     setvbuf(stdout, NULL, _IOLBF, 0);
 }
 

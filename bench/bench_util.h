@@ -13,7 +13,7 @@ typedef struct bench_env {
     const char *prog;       /* for messages */
     vks_ctx *ctx;
     char threads[64];       /* JSON value of "threads": LP_NUM_THREADS or "default" */
-    char device[600];       /* JSON string of the device name */
+    char device[600];       /* JSON string: bench_device_json */
 } bench_env;
 
 extern bench_env bench;
@@ -29,6 +29,11 @@ void *xmalloc(size_t n);
 double now_us(void);
 double median(double *v, int n);
 void json_string(char *out, size_t size, const char *s);
+/* The JSON string of every benchmark's "device" field: the device's name
+ * and its driver's version string ("llvmpipe (LLVM 15.0.6, 256 bits);
+ * Mesa 22.3.6 (LLVM 15.0.6)"), since lavapipe's name is the same on Mesa
+ * versions whose timings differ. */
+void bench_device_json(char *out, size_t size, const vksac_device_info *info);
 
 /* Consumes a context option at argv[*i] (--threads N, --variant V,
  * --device X) into config: 1 if it was one, 0 if not; exits on a bad value. */

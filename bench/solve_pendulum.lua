@@ -23,6 +23,9 @@ local config = {
 local r = vksac.train(config)
 local since_start = r.solved_time and (r.solved_time + (vksac.clock() - t0 - r.time)) or nil
 
+-- The device's name and its driver's version, as the C benchmarks print it.
+local dev = vksac.device()
+local device = (dev.name .. "; " .. dev.driver_version):gsub('[\\"]', "\\%0")
 local function fmt(x) return x and string.format("%.3f", x) or "null" end
 local timing = {}
 for _, k in ipairs({"act", "env", "observe", "update", "eval", "checkpoint"}) do
@@ -32,4 +35,4 @@ print(string.format('{"bench":"solve_pendulum","seed":%d,"solved":%s,"solved_ste
   .. '"seconds_to_solved":%s,"train_seconds":%s,"eval_return":%.1f,"updates":%d,%s,'
   .. '"device":"%s","config":"hidden 64, depth 1, batch 100, warm-up 1000, eval every 1000 x 10 episodes"}',
   seed, tostring(r.solved_step ~= nil), r.solved_step or "null", r.steps, fmt(since_start), fmt(r.time),
-  r.eval_return, r.updates, table.concat(timing, ","), vksac.device().name))
+  r.eval_return, r.updates, table.concat(timing, ","), device))

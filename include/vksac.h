@@ -66,7 +66,9 @@ typedef struct vksac_context_config {
      * (best on GPUs). */
     int gemm_variant;
     /* 1 = never use VK_KHR_push_descriptor even where offered (tests the
-     * fallback of descriptor sets written once at record time). */
+     * fallback of descriptor sets written once at record time). 0 = use it
+     * where offered, except on lavapipe from Mesa 25, where each pushed
+     * set costs ~8 µs every time a recording runs (docs/runtime.md). */
     int no_push_descriptors;
     vksac_log_fn log;
     void *log_user;

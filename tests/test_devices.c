@@ -39,29 +39,46 @@ static void test_list_devices(void **state)
     free(info);
 }
 
-/* Which GEMM forms run the 32×16 blocks follows the driver: all but on
- * lavapipe from Mesa 25, where only dX does (src/vk/kernels.c). */
-static void test_big_gemm_forms(void **state)
+/* The choices per driver (src/vk/tuning.c): 32×16 GEMM blocks for every
+ * form and push descriptors where offered, except on lavapipe from Mesa
+ * 25: big blocks for dX only, and descriptor sets. */
+static void test_driver_tuning(void **state)
 {
     (void)state;
+    static const struct {
+        const char *driver, *info;
+        bool mesa25;
+    } cases[] = {
+        {"llvmpipe", "Mesa 22.3.6 (LLVM 15.0.6)", false},
+        {"llvmpipe", "Mesa 24.2.8-1 (LLVM 17.0.6)", false},
+        {"llvmpipe", "Mesa 25.0.7-2~bpo12+1 (LLVM 15.0.6)", true},
+        {"llvmpipe", "Mesa 26.1.0-devel", true},
+        {"llvmpipe", "Mesa 25", true},
+        {"llvmpipe", "Mesa", false},
+        {"llvmpipe", "", false},
+        {"llvmpipe", "unknown build", false},
+        {"llvmpipe", NULL, false},
+        {"unknown", "Mesa 25.0.7", false},
+        {"NVIDIA", "575.57.08", false},
+        {NULL, NULL, false},
+    };
     const uint32_t all = VKS_GEMM_FWD | VKS_GEMM_DX | VKS_GEMM_DW;
-    assert_int_equal(vks_big_gemm_forms("llvmpipe", "Mesa 22.3.6 (LLVM 15.0.6)"), all);
-    assert_int_equal(vks_big_gemm_forms("llvmpipe", "Mesa 24.2.8-1 (LLVM 17.0.6)"), all);
-    assert_int_equal(vks_big_gemm_forms("llvmpipe", "Mesa 25.0.7-2~bpo12+1 (LLVM 15.0.6)"), VKS_GEMM_DX);
-    assert_int_equal(vks_big_gemm_forms("llvmpipe", "Mesa 26.1.0-devel"), VKS_GEMM_DX);
-    assert_int_equal(vks_big_gemm_forms("llvmpipe", "Mesa 25"), VKS_GEMM_DX);
-    assert_int_equal(vks_big_gemm_forms("llvmpipe", "Mesa"), all);
-    assert_int_equal(vks_big_gemm_forms("llvmpipe", ""), all);
-    assert_int_equal(vks_big_gemm_forms("llvmpipe", "unknown build"), all);
-    assert_int_equal(vks_big_gemm_forms("unknown", "Mesa 25.0.7"), all);
-    assert_int_equal(vks_big_gemm_forms("NVIDIA", "575.57.08"), all);
-    assert_int_equal(vks_big_gemm_forms(NULL, NULL), all);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *d = cases[i].driver, *info = cases[i].info;
+        if (vks_big_gemm_forms(d, info) != (cases[i].mesa25 ? VKS_GEMM_DX : all) ||
+            vks_prefer_push_descriptors(d, info) == cases[i].mesa25)
+            fail_msg("driver \"%s\", info \"%s\": big forms %u, push descriptors %d", d ? d : "(null)",
+                     info ? info : "(null)", vks_big_gemm_forms(d, info), vks_prefer_push_descriptors(d, info));
+    }
 
-    /* The context made its choice from its own device's strings. */
+    /* The context made its choices from its own device's strings. */
     vksac_device_info mine;
     TH_OK(vks_ctx_device(th.ctx, &mine));
     assert_int_equal(th.ctx->big_gemm_forms, vks_big_gemm_forms(mine.driver, mine.driver_version));
     assert_true(th.ctx->big_gemm_forms & VKS_GEMM_DX);
+    bool push = mine.push_descriptors && !th.opts.no_push_descriptors &&
+                vks_prefer_push_descriptors(mine.driver, mine.driver_version);
+    assert_int_equal(th.ctx->push_descriptors, push);
 }
 
 /* The device can be named by index or by a case-insensitive substring. */
@@ -244,7 +261,7 @@ int main(int argc, char **argv)
         return 2;
     const struct CMUnitTest tests[] = {
         TH_TEST(test_list_devices),
-        TH_TEST(test_big_gemm_forms),
+        TH_TEST(test_driver_tuning),
         TH_TEST(test_device_selection),
         TH_TEST(test_no_such_device),
         TH_TEST(test_public_api),

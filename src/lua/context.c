@@ -133,13 +133,15 @@ static int l_device(lua_State *L)
     vksac_device_info d;
     if (vksac_context_device(c->handle, &d) != VKSAC_OK)
         return vl_fail(L, c, "device");
-    lua_createtable(L, 0, 4);
+    lua_createtable(L, 0, 5);
     lua_pushstring(L, d.name);
     lua_setfield(L, -2, "name");
     lua_pushstring(L, d.type);
     lua_setfield(L, -2, "type");
     lua_pushstring(L, d.driver);
     lua_setfield(L, -2, "driver");
+    lua_pushstring(L, d.driver_version);
+    lua_setfield(L, -2, "driver_version");
     lua_pushinteger(L, d.index);
     lua_setfield(L, -2, "index");
     return 1;

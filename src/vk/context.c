@@ -150,7 +150,8 @@ static vksac_status device_create(vks_ctx *ctx, const vksac_context_config *cfg)
     ctx->subgroup_arithmetic = subgroup_arithmetic(ctx->phys);
     ctx->queue_family = (uint32_t)vks_compute_queue_family(ctx->phys, NULL);
     ctx->timestamps = ctx->info.timestamps;
-    ctx->push_descriptors = ctx->info.push_descriptors && !cfg->no_push_descriptors;
+    ctx->push_descriptors = ctx->info.push_descriptors && !cfg->no_push_descriptors &&
+                            vks_prefer_push_descriptors(ctx->info.driver, ctx->info.driver_version);
 
     const char *exts[2];
     uint32_t next = 0;

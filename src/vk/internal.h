@@ -119,10 +119,14 @@ bool vks_kernel_binding_is_vec4(vks_kernel_id id, uint32_t binding);
 bool vks_kernel_binding_writes(vks_kernel_id id, uint32_t binding);
 const char *vks_kernel_name(vks_kernel_id id);
 uint32_t vks_kernel_push_size(vks_kernel_id id);
-/* The blocked GEMM forms, as bits of vks_ctx.big_gemm_forms, and those a
- * device runs as 32×16 blocks, from its driver's name and info string. */
+
+/* Choices per driver, from its name and info string (tuning.c): the
+ * blocked GEMM forms, as bits of vks_ctx.big_gemm_forms, that a device
+ * runs as 32×16 blocks, and whether it binds operands by push descriptors
+ * where they are offered. */
 enum { VKS_GEMM_FWD = 1, VKS_GEMM_DX = 2, VKS_GEMM_DW = 4 };
 uint32_t vks_big_gemm_forms(const char *driver, const char *driver_info);
+bool vks_prefer_push_descriptors(const char *driver, const char *driver_info);
 
 
 /* Device enumeration helpers (device.c) and instance creation (context.c). */

@@ -1,8 +1,6 @@
 /* The kernel table: each compute shader's bindings, push-constant size and
  * specialization constants. Pipelines are created on a kernel's first use
  * (each costs a JIT compile on lavapipe) and then live with the context. */
-#include <stdlib.h>
-#include <string.h>
 
 #include "vk/internal.h"
 
@@ -77,26 +75,6 @@ static const kernel_desc KERNELS[VKS_K_COUNT] = {
 /* Kernels that need subgroup arithmetic (an optional Vulkan 1.1 feature
  * that lavapipe and desktop GPUs have) for their row reductions. */
 static const uint64_t NEEDS_SUBGROUP_ARITHMETIC = 1ull << VKS_K_LN_FWD | 1ull << VKS_K_LN_BWD;
-
-/* The GEMM forms whose 32×16 blocks (gemm_*_big.comp) beat the 8×8 ones on
- * a device, from its driver name and info ("Mesa 25.0.7 (LLVM 15.0.6)";
- * lavapipe's driverVersion says nothing). Measured on lavapipe
- * (256×512×256, one thread, GFLOP/s big vs 8×8): Mesa 22.3 forward 35 vs
- * 20, dX 27 vs 24, dW 28 vs 28; Mesa 25.0, whose llvmpipe calls a function
- * for every texel load, forward 12 vs 18-22, dX 25 vs 22, dW 15 vs 24.
- * Mesa 23 and 24, other CPU drivers and GPUs set to the blocked variant
- * were not measured and keep 22.3's choice (GPUs run the tiled GEMM
- * unless told otherwise). */
-uint32_t vks_big_gemm_forms(const char *driver, const char *driver_info)
-{
-    const uint32_t all = VKS_GEMM_FWD | VKS_GEMM_DX | VKS_GEMM_DW;
-    static const char mesa[] = "Mesa ";
-    if (!driver || !driver_info || strcmp(driver, "llvmpipe") != 0 ||
-        strncmp(driver_info, mesa, sizeof mesa - 1) != 0)
-        return all;
-    long major = strtol(driver_info + sizeof mesa - 1, NULL, 10);
-    return major >= 25 ? VKS_GEMM_DX : all;
-}
 
 uint32_t vks_kernel_bindings(vks_kernel_id id) { return KERNELS[id].bindings; }
 bool vks_kernel_binding_is_vec4(vks_kernel_id id, uint32_t b) { return KERNELS[id].vec4_mask >> b & 1; }
