@@ -16,6 +16,9 @@ static const gshape all_shapes[] = {
     {1, 1, 1},    {1, 3, 5},     {7, 1, 9},     {13, 3, 17},     {5, 7, 1},
     {33, 65, 31}, {64, 64, 64},  {100, 64, 64}, {256, 17, 256},  {129, 200, 70},
     {65, 130, 1}, {130, 33, 150}, {161, 130, 257}, {200, 150, 70},
+    /* 1-4 rows: the 8×8 kernels' blocks of 1, 2 and 4 rows (ops_gemm.c),
+     * with the lanes along N (70 columns) and along M (20). */
+    {1, 130, 70}, {2, 20, 70}, {3, 64, 20},
 };
 /* The descriptor-set fallback does not change the arithmetic: a few shapes
  * that still cross tile edges are enough there. */
@@ -196,6 +199,57 @@ static void test_big_blocks_bit_identical(void **state)
             assert_memory_equal(with, without, n * sizeof *with);
             free(with), free(without);
         }
+}
+
+/* Whether kernel id has a pipeline specialized with tm rows per block. */
+static bool has_row_tile(vks_kernel_id id, uint32_t tm)
+{
+    const vks_kernel *k = &th.ctx->kernels[id];
+    for (uint32_t v = 0; v < k->variants; v++)
+        if (k->spec23[v][0] == tm)
+            return true;
+    return false;
+}
+
+/* Fewer than 8 rows run the 8×8 forward and dX kernels with blocks of 1,
+ * 2 or 4 rows (ops_gemm.c); each row is the same sum in the same order as
+ * with 8 rows, so it matches that row of an 8-row product bit for bit. */
+static void test_few_rows_bit_identical(void **state)
+{
+    (void)state;
+    if (vks_ctx_gemm_variant(th.ctx) != 1)
+        skip();   /* the tiled GEMM has no row blocks */
+    const uint32_t k = 130, n = 70;
+    float *hx, *hw, *hb;
+    vks_tensor *x8 = th_rand_tensor(8, k, 9000, &hx), *w = th_rand_tensor(n, k, 9001, &hw);
+    vks_tensor *b = th_rand_tensor(1, n, 9002, &hb), *y8 = th_tensor(8, n, NULL), *dx8 = th_tensor(8, k, NULL);
+    vks_seq *seq = th_seq_begin(0);
+    TH_OK(vks_gemm_fwd(seq, y8, x8, w, b, VKS_ACT_RELU2));
+    TH_OK(vks_gemm_dx(seq, dx8, y8, w, 0));   /* dY = y8: n columns */
+    th_seq_finish(seq);
+    float *want_y = th_read(y8), *want_dx = th_read(dx8);
+
+    static const uint32_t rows[] = {1, 2, 3, 5, 7}, tiles[] = {1, 2, 4, 4, 4};
+    for (size_t i = 0; i < sizeof rows / sizeof *rows; i++) {
+        uint32_t m = rows[i];
+        vks_tensor *x = th_tensor(m, k, hx), *dy = th_tensor(m, n, want_y);
+        vks_tensor *y = th_tensor(m, n, NULL), *dx = th_tensor(m, k, NULL);
+        seq = th_seq_begin(0);
+        TH_OK(vks_gemm_fwd(seq, y, x, w, b, VKS_ACT_RELU2));
+        TH_OK(vks_gemm_dx(seq, dx, dy, w, 0));
+        th_seq_finish(seq);
+        float *got_y = th_read(y), *got_dx = th_read(dx);
+        if (memcmp(got_y, want_y, (size_t)m * n * sizeof *got_y) != 0 ||
+            memcmp(got_dx, want_dx, (size_t)m * k * sizeof *got_dx) != 0)
+            fail_msg("%u rows differ from the same rows of the 8-row product", m);
+        assert_true(has_row_tile(VKS_K_GEMM_FWD, tiles[i]));
+        assert_true(has_row_tile(VKS_K_GEMM_DX, tiles[i]));
+        free(got_y), free(got_dx);
+        vks_tensor_destroy(x), vks_tensor_destroy(dy), vks_tensor_destroy(y), vks_tensor_destroy(dx);
+    }
+    free(hx), free(hw), free(hb), free(want_y), free(want_dx);
+    vks_tensor_destroy(x8), vks_tensor_destroy(w), vks_tensor_destroy(b), vks_tensor_destroy(y8);
+    vks_tensor_destroy(dx8);
 }
 
 /* Proves TH_TOL discriminates: the device result matches the right
@@ -463,6 +517,7 @@ int main(int argc, char **argv)
         TH_TEST(test_gemm_dx),
         TH_TEST(test_gemm_dw),
         TH_TEST(test_big_blocks_bit_identical),
+        TH_TEST(test_few_rows_bit_identical),
         TH_TEST(test_tolerance_discriminates),
         TH_TEST(test_chain),
         TH_TEST(test_batched),
