@@ -7,7 +7,7 @@
 // then each of X's 4 texels against all of them (30 against 23 GFLOP/s for
 // gemm_dw.comp at 256×512×256 on lavapipe 22.3 when written; since gemm_dw
 // takes four batch rows per step both run ~28, and Mesa 25 runs this one
-// slower: src/vk/kernels.c, vks_big_gemm_forms. Four batch rows per step
+// slower: src/vk/tuning.c, vks_big_gemm_forms. Four batch rows per step
 // here measured no better). Same
 // arithmetic, in the same order per element, as gemm_dw.comp.
 layout(local_size_x_id = 0, local_size_y_id = 1) in;

@@ -159,9 +159,8 @@ static void test_errors_reach_the_host(void **state)
     /* The driver's own version string, which benchmarks print with the name. */
     run(L, "local d = vksac.device(); return d.driver, d.driver_version");
     assert_int_equal(lua_type(L, -1), LUA_TSTRING);
-    assert_true(lua_rawlen(L, -1) > 0);
     if (strcmp(lua_tostring(L, -2), "llvmpipe") == 0)
-        assert_memory_equal(lua_tostring(L, -1), "Mesa ", 5);
+        assert_int_equal(strncmp(lua_tostring(L, -1), "Mesa ", 5), 0);
     lua_pop(L, 2);
 }
 

@@ -17,8 +17,8 @@ static const gshape all_shapes[] = {
     {33, 65, 31}, {64, 64, 64},  {100, 64, 64}, {256, 17, 256},  {129, 200, 70},
     {65, 130, 1}, {130, 33, 150}, {161, 130, 257}, {200, 150, 70},
     /* 1-4 rows: the 8×8 kernels' blocks of 1, 2 and 4 rows (ops_gemm.c),
-     * with the lanes along N (70 columns) and along M (20). */
-    {1, 130, 70}, {2, 20, 70}, {3, 64, 20},
+     * the forward's lanes along N (70, 72 columns) and along M (20). */
+    {1, 130, 70}, {2, 20, 70}, {2, 70, 20}, {3, 64, 20}, {4, 9, 72},
 };
 /* The descriptor-set fallback does not change the arithmetic: a few shapes
  * that still cross tile edges are enough there. */
@@ -201,14 +201,37 @@ static void test_big_blocks_bit_identical(void **state)
         }
 }
 
-/* Whether kernel id has a pipeline specialized with tm rows per block. */
-static bool has_row_tile(vks_kernel_id id, uint32_t tm)
+/* Rows per block of kernel id's only pipeline on ctx; 0 if it has none or
+ * several. */
+static uint32_t only_row_tile(const vks_ctx *ctx, vks_kernel_id id)
 {
-    const vks_kernel *k = &th.ctx->kernels[id];
-    for (uint32_t v = 0; v < k->variants; v++)
-        if (k->spec23[v][0] == tm)
-            return true;
-    return false;
+    const vks_kernel *k = &ctx->kernels[id];
+    return k->variants == 1 ? k->spec23[0][0] : 0;
+}
+
+/* y = relu²(x·Wᵀ + b) and dx = y·W for the m rows of hx, on a context of
+ * their own (so its pipelines show which blocks ran), read back into *y
+ * and *dx; *tile is the rows per block both kernels ran. */
+static void few_rows_run(uint32_t m, uint32_t k, uint32_t n, const float *hx, const float *hw, const float *hb,
+                         float **y, float **dx, uint32_t *tile)
+{
+    vks_ctx *shared = th.ctx, *own = NULL;
+    TH_OK(th_ctx_create(&th.opts, NULL, &own));
+    th.ctx = own;
+    vks_tensor *x = th_tensor(m, k, hx), *w = th_tensor(n, k, hw), *b = th_tensor(1, n, hb);
+    vks_tensor *ty = th_tensor(m, n, NULL), *tdx = th_tensor(m, k, NULL);
+    vks_seq *seq = th_seq_begin(0);
+    TH_OK(vks_gemm_fwd(seq, ty, x, w, b, VKS_ACT_RELU2));
+    TH_OK(vks_gemm_dx(seq, tdx, ty, w, 0));
+    th_seq_finish(seq);
+    *y = th_read(ty), *dx = th_read(tdx);
+    uint32_t fwd = only_row_tile(own, VKS_K_GEMM_FWD), bwd = only_row_tile(own, VKS_K_GEMM_DX);
+    *tile = fwd == bwd ? fwd : 0;
+    vks_tensor_destroy(x), vks_tensor_destroy(w), vks_tensor_destroy(b), vks_tensor_destroy(ty);
+    vks_tensor_destroy(tdx);
+    assert_int_equal(vks_ctx_validation_messages(own), 0);
+    th.ctx = shared;
+    vks_ctx_destroy(own);
 }
 
 /* Fewer than 8 rows run the 8×8 forward and dX kernels with blocks of 1,
@@ -220,36 +243,23 @@ static void test_few_rows_bit_identical(void **state)
     if (vks_ctx_gemm_variant(th.ctx) != 1)
         skip();   /* the tiled GEMM has no row blocks */
     const uint32_t k = 130, n = 70;
-    float *hx, *hw, *hb;
-    vks_tensor *x8 = th_rand_tensor(8, k, 9000, &hx), *w = th_rand_tensor(n, k, 9001, &hw);
-    vks_tensor *b = th_rand_tensor(1, n, 9002, &hb), *y8 = th_tensor(8, n, NULL), *dx8 = th_tensor(8, k, NULL);
-    vks_seq *seq = th_seq_begin(0);
-    TH_OK(vks_gemm_fwd(seq, y8, x8, w, b, VKS_ACT_RELU2));
-    TH_OK(vks_gemm_dx(seq, dx8, y8, w, 0));   /* dY = y8: n columns */
-    th_seq_finish(seq);
-    float *want_y = th_read(y8), *want_dx = th_read(dx8);
-
+    float *hx = th_rand((size_t)8 * k, 9000), *hw = th_rand((size_t)n * k, 9001), *hb = th_rand(n, 9002);
+    float *want_y, *want_dx;
+    uint32_t tile;
+    few_rows_run(8, k, n, hx, hw, hb, &want_y, &want_dx, &tile);
+    assert_int_equal(tile, 8);
     static const uint32_t rows[] = {1, 2, 3, 5, 7}, tiles[] = {1, 2, 4, 4, 4};
     for (size_t i = 0; i < sizeof rows / sizeof *rows; i++) {
         uint32_t m = rows[i];
-        vks_tensor *x = th_tensor(m, k, hx), *dy = th_tensor(m, n, want_y);
-        vks_tensor *y = th_tensor(m, n, NULL), *dx = th_tensor(m, k, NULL);
-        seq = th_seq_begin(0);
-        TH_OK(vks_gemm_fwd(seq, y, x, w, b, VKS_ACT_RELU2));
-        TH_OK(vks_gemm_dx(seq, dx, dy, w, 0));
-        th_seq_finish(seq);
-        float *got_y = th_read(y), *got_dx = th_read(dx);
-        if (memcmp(got_y, want_y, (size_t)m * n * sizeof *got_y) != 0 ||
-            memcmp(got_dx, want_dx, (size_t)m * k * sizeof *got_dx) != 0)
-            fail_msg("%u rows differ from the same rows of the 8-row product", m);
-        assert_true(has_row_tile(VKS_K_GEMM_FWD, tiles[i]));
-        assert_true(has_row_tile(VKS_K_GEMM_DX, tiles[i]));
-        free(got_y), free(got_dx);
-        vks_tensor_destroy(x), vks_tensor_destroy(dy), vks_tensor_destroy(y), vks_tensor_destroy(dx);
+        float *y, *dx;
+        few_rows_run(m, k, n, hx, hw, hb, &y, &dx, &tile);
+        if (tile != tiles[i] || memcmp(y, want_y, (size_t)m * n * sizeof *y) != 0 ||
+            memcmp(dx, want_dx, (size_t)m * k * sizeof *dx) != 0)
+            fail_msg("%u rows: blocks of %u rows (want %u), or rows that differ from the 8-row product", m, tile,
+                     tiles[i]);
+        free(y), free(dx);
     }
     free(hx), free(hw), free(hb), free(want_y), free(want_dx);
-    vks_tensor_destroy(x8), vks_tensor_destroy(w), vks_tensor_destroy(b), vks_tensor_destroy(y8);
-    vks_tensor_destroy(dx8);
 }
 
 /* Proves TH_TOL discriminates: the device result matches the right
@@ -449,9 +459,10 @@ static int run_batched(const gshape *g, uint64_t seed, int form, int shared_x)
 static void test_batched(void **state)
 {
     (void)state;
-    /* {64, 130, 129}: dW 129×130, so the big dw kernel runs too; {256, 20,
-     * 128}: the big forward kernel with an odd number of K texels. */
-    static const gshape batch_shapes[] = {{1, 3, 5},      {33, 65, 31},   {129, 200, 70},
+    /* {3, 64, 70}: blocks of 4 rows; {64, 130, 129}: dW 129×130, so the
+     * big dw kernel runs too; {256, 20, 128}: the big forward kernel with
+     * an odd number of K texels. */
+    static const gshape batch_shapes[] = {{1, 3, 5},      {3, 64, 70},    {33, 65, 31},   {129, 200, 70},
                                           {256, 64, 128}, {256, 20, 128}, {64, 130, 129}};
     int failures = 0;
     for (size_t i = 0; i < sizeof batch_shapes / sizeof *batch_shapes; i++) {

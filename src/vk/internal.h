@@ -43,9 +43,9 @@ struct vks_tensor {
     bool is_view;                  /* aliases another tensor's memory */
 };
 
-/* Pipelines of one kernel: the table's specialization (variant 0) and up
- * to VKS_MAX_VARIANTS − 1 others with constants 2 and 3 overridden
- * (vks_launch_spec), each created on first use. */
+/* Pipelines of one kernel, up to VKS_MAX_VARIANTS: the table's
+ * specialization and others with constants 2 and 3 overridden
+ * (vks_launch_spec), each created on first use, in that order. */
 #define VKS_MAX_VARIANTS 8
 typedef struct vks_kernel {
     VkDescriptorSetLayout set_layout;

@@ -22,37 +22,39 @@ static vksac_status launch_tiled(vks_seq *s, const vks_tensor *a, const vks_tens
                       copies);
 }
 
+/* Rows per block of the 8×8 forward and dX kernels (their specialization
+ * constant 2; 0 keeps the table's 8): fewer rows than that, as when acting
+ * on a few states, get blocks of 1, 2 or 4 rows rather than 8 of which the
+ * rest compute clamped copies of the last row (one state through the
+ * cheetah actor: docs/runtime.md). Each sum runs in the same order, so the
+ * rows are bit-identical. */
+static uint32_t few_rows_tile(vks_kernel_id id, uint32_t rows)
+{
+    if ((id != VKS_K_GEMM_FWD && id != VKS_K_GEMM_DX) || rows >= 8)
+        return 0;
+    return rows <= 1 ? 1 : rows <= 2 ? 2 : 4;
+}
+
 /* Grid of a blocked kernel whose invocations own TM rows of `rows` and TN
  * padded columns of `stride` each; a workgroup's invocations spread along
- * the rows, or along the columns when `lanes_cols`. TM is the table's, or
- * tm when that is not 0 (specialization constant 2). */
+ * the rows, or along the columns when `lanes_cols`. */
 static vksac_status launch_blocked(vks_seq *s, vks_kernel_id id, const vks_tensor *const *ops, const void *pc,
-                                   uint32_t size, uint32_t rows, uint32_t stride, bool lanes_cols, uint32_t copies,
-                                   uint32_t tm)
+                                   uint32_t size, uint32_t rows, uint32_t stride, bool lanes_cols, uint32_t copies)
 {
     vks_ctx *ctx = vks_seq_ctx(s);
     uint32_t lx, ly, tile[2];
     vks_kernel_local_size(ctx, id, &lx, &ly);
     vks_kernel_tile(ctx, id, &tile[0], &tile[1]);
-    const uint32_t *spec = NULL;
-    if (tm) {
+    uint32_t tm = few_rows_tile(id, rows);
+    if (tm)
         tile[0] = tm;
-        spec = tile;
-    }
+    const uint32_t *spec = tm ? tile : NULL;
     uint32_t row_blocks = ceil_div(rows, tile[0]), col_blocks = ceil_div(stride, tile[1]);
     if (lanes_cols)
         return vks_launch_spec(s, id, spec, ops, pc, size, ceil_div(col_blocks, lx), ceil_div(row_blocks, ly),
                                copies);
     return vks_launch_spec(s, id, spec, ops, pc, size, ceil_div(row_blocks, lx), ceil_div(col_blocks, ly), copies);
 }
-
-/* Rows per block of the 8×8 forward and dX kernels (their specialization
- * constant 2; 0 keeps the table's 8): fewer rows than that, as when acting
- * on a few states, get blocks of 1, 2 or 4 rows rather than 8 of which the
- * rest compute clamped copies of the last row. Measured on lavapipe,
- * bench/act for one state of the cheetah actor: 515 → 280-320 µs. Each
- * sum runs in the same order, so the rows are bit-identical. */
-static uint32_t few_rows_tile(uint32_t rows) { return rows >= 8 ? 0 : rows <= 1 ? 1 : rows <= 2 ? 2 : 4; }
 
 /* The 32×16 blocks (gemm_*_big.comp) for outputs of at least 128 rows and
  * 128 columns, in the forms the device runs them well (vks_big_gemm_forms):
@@ -139,8 +141,7 @@ vksac_status vks_gemm_fwd_batched(vks_seq *s, vks_tensor *y, const vks_tensor *x
         M, N, x->stride / 4, x->stride / 4, w->stride / 4, y->stride / 4, flags | (lanes_n ? 8u : 0u),
         z.z[0], z.z[1], z.z[2], z.z[3]};
     const vks_tensor *ops[] = {x, w, b, y};
-    return launch_blocked(s, id, ops, &pc, sizeof pc, M, y->stride, lanes_n, z.count,
-                          id == VKS_K_GEMM_FWD ? few_rows_tile(M) : 0);
+    return launch_blocked(s, id, ops, &pc, sizeof pc, M, y->stride, lanes_n, z.count);
 }
 
 vksac_status vks_gemm_dx(vks_seq *s, vks_tensor *dx, const vks_tensor *dy, const vks_tensor *w, int accumulate)
@@ -175,8 +176,8 @@ vksac_status vks_gemm_dx_batched(vks_seq *s, vks_tensor *dx, const vks_tensor *d
         M, N, K, dy->stride / 4, w->stride / 4, dx->stride / 4, accumulate != 0, z.z[0], z.z[1], z.z[2]};
     const vks_tensor *ops[] = {dy, w, dx};
     if (big_blocks(ctx, VKS_GEMM_DX, M, dx->stride))
-        return launch_blocked(s, VKS_K_GEMM_DX_BIG, ops, &pc, sizeof pc, M, dx->stride, true, z.count, 0);
-    return launch_blocked(s, VKS_K_GEMM_DX, ops, &pc, sizeof pc, M, dx->stride, false, z.count, few_rows_tile(M));
+        return launch_blocked(s, VKS_K_GEMM_DX_BIG, ops, &pc, sizeof pc, M, dx->stride, true, z.count);
+    return launch_blocked(s, VKS_K_GEMM_DX, ops, &pc, sizeof pc, M, dx->stride, false, z.count);
 }
 
 vksac_status vks_gemm_dw(vks_seq *s, vks_tensor *dw, const vks_tensor *dy, const vks_tensor *x, int accumulate)
@@ -224,6 +225,6 @@ vksac_status vks_gemm_dw_batched(vks_seq *s, vks_tensor *dw, vks_tensor *db, con
      * the binding is a written one and dw is written anyway. */
     const vks_tensor *ops[] = {dy, x, dw, db ? db : dw};
     if (big_blocks(ctx, VKS_GEMM_DW, N, dw->stride))
-        return launch_blocked(s, VKS_K_GEMM_DW_BIG, ops, &pc, sizeof pc, N, dw->stride, true, z.count, 0);
-    return launch_blocked(s, VKS_K_GEMM_DW, ops, &pc, sizeof pc, N, dw->stride, false, z.count, 0);
+        return launch_blocked(s, VKS_K_GEMM_DW_BIG, ops, &pc, sizeof pc, N, dw->stride, true, z.count);
+    return launch_blocked(s, VKS_K_GEMM_DW, ops, &pc, sizeof pc, N, dw->stride, false, z.count);
 }

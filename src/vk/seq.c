@@ -27,7 +27,7 @@ struct vks_seq {
     vks_dispatch_info *info;          /* with timestamps: kernel and grid of each dispatch */
     uint32_t info_cap;
     access_list reads, writes;        /* since the last barrier */
-    VkDescriptorPool *pools;          /* fallback when push descriptors are absent */
+    VkDescriptorPool *pools;          /* sets, when the context binds without push descriptors */
     uint32_t npools, sets_in_last;
     VkCommandBuffer *submit_list;     /* the command buffer repeated, kept between runs */
     uint32_t submit_cap;
@@ -299,8 +299,10 @@ static vksac_status track_hazards(vks_seq *s, vks_kernel_id id, const vks_tensor
     return VKSAC_OK;
 }
 
-/* Without push descriptors: a set per recorded dispatch, written once now
- * and reused by every replay; pools belong to the sequence. */
+/* Without push descriptors (not offered, turned off, or slower on the
+ * driver: vks_prefer_push_descriptors): a set per recorded dispatch,
+ * written once now and reused by every replay; pools belong to the
+ * sequence. */
 static vksac_status alloc_set(vks_seq *s, vks_kernel *k, VkDescriptorSet *set)
 {
     vks_ctx *ctx = s->ctx;
