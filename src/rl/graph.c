@@ -180,9 +180,8 @@ void rl_graph_destroy(rl_graph *g)
     nn_mlp_ws_destroy(g->ws_t);
     nn_mlp_ws_destroy(g->ws_q);
     nn_mlp_ws_destroy(g->ws_cpi);
-    for (int k = 0; k < STACK_COUNT; k++) {
+    for (int k = 0; k < STACK_COUNT; k++)
         vks_tensor_destroy(g->stack[k]);
-    }
     rl_head_out *o[] = {&g->next, &g->pi};
     for (int i = 0; i < 2; i++) {
         vks_tensor *t[] = {o[i]->a, o[i]->aux, o[i]->lpc, o[i]->p, o[i]->logp, o[i]->disc, o[i]->lpd};

@@ -45,7 +45,8 @@ struct vks_tensor {
 
 /* Pipelines of one kernel, up to VKS_MAX_VARIANTS: the table's
  * specialization and others with constants 2 and 3 overridden
- * (vks_launch_spec), each created on first use, in that order. */
+ * (vks_launch_spec), each created on its first use and kept in the order
+ * of first use (spec23[v] says which is which). */
 #define VKS_MAX_VARIANTS 8
 typedef struct vks_kernel {
     VkDescriptorSetLayout set_layout;
@@ -127,7 +128,6 @@ uint32_t vks_kernel_push_size(vks_kernel_id id);
 enum { VKS_GEMM_FWD = 1, VKS_GEMM_DX = 2, VKS_GEMM_DW = 4 };
 uint32_t vks_big_gemm_forms(const char *driver, const char *driver_info);
 bool vks_prefer_push_descriptors(const char *driver, const char *driver_info);
-
 
 /* Device enumeration helpers (device.c) and instance creation (context.c). */
 vksac_status vks_instance_create(vks_ctx *ctx, bool validation, int cpu_threads);

@@ -23,14 +23,14 @@ static vksac_status launch_tiled(vks_seq *s, const vks_tensor *a, const vks_tens
 }
 
 /* Rows per block of the 8×8 forward and dX kernels (their specialization
- * constant 2; 0 keeps the table's 8): fewer rows than that, as when acting
- * on a few states, get blocks of 1, 2 or 4 rows rather than 8 of which the
- * rest compute clamped copies of the last row (one state through the
- * cheetah actor: docs/runtime.md). Each sum runs in the same order, so the
- * rows are bit-identical. */
-static uint32_t few_rows_tile(vks_kernel_id id, uint32_t rows)
+ * constant 2), whose table blocks have tm rows; 0 keeps those. Fewer rows
+ * than tm, as when acting on a few states, get blocks of 1, 2 or 4 rows
+ * rather than tm of which the rest compute clamped copies of the last row
+ * (one state through the cheetah actor: docs/runtime.md). Each sum runs in
+ * the same order, so the rows are bit-identical. */
+static uint32_t few_rows_tile(vks_kernel_id id, uint32_t rows, uint32_t tm)
 {
-    if ((id != VKS_K_GEMM_FWD && id != VKS_K_GEMM_DX) || rows >= 8)
+    if ((id != VKS_K_GEMM_FWD && id != VKS_K_GEMM_DX) || rows >= tm)
         return 0;
     return rows <= 1 ? 1 : rows <= 2 ? 2 : 4;
 }
@@ -45,10 +45,10 @@ static vksac_status launch_blocked(vks_seq *s, vks_kernel_id id, const vks_tenso
     uint32_t lx, ly, tile[2];
     vks_kernel_local_size(ctx, id, &lx, &ly);
     vks_kernel_tile(ctx, id, &tile[0], &tile[1]);
-    uint32_t tm = few_rows_tile(id, rows);
+    uint32_t tm = few_rows_tile(id, rows, tile[0]);
     if (tm)
         tile[0] = tm;
-    const uint32_t *spec = tm ? tile : NULL;
+    const uint32_t *spec = tm ? tile : NULL;   /* tile[1]: the table's TN */
     uint32_t row_blocks = ceil_div(rows, tile[0]), col_blocks = ceil_div(stride, tile[1]);
     if (lanes_cols)
         return vks_launch_spec(s, id, spec, ops, pc, size, ceil_div(col_blocks, lx), ceil_div(row_blocks, ly),
