@@ -7,16 +7,16 @@
 #include "sac.glsl"
 layout(local_size_x_id = 0) in;
 layout(binding = 0, r32f) uniform readonly imageBuffer H;
-layout(binding = 1, r32f) uniform readonly imageBuffer Bounds;    // 2×C: low, high
-layout(binding = 2, r32f) uniform readonly imageBuffer Segs;      // 1×(D+1)
+layout(binding = 1, r32f) uniform readonly imageBuffer Bounds;               // 2×C: low, high
+layout(binding = 2, r32f) uniform readonly imageBuffer Segs;                 // 1×(D+1)
 layout(binding = 3, r32f) uniform readonly imageBuffer Counters;
-layout(binding = 4, r32f) uniform writeonly imageBuffer A;        // B×C
-layout(binding = 5, r32f) uniform writeonly imageBuffer Aux;      // B×2C: u | ε
-layout(binding = 6, r32f) uniform writeonly imageBuffer LogpC;    // B×1
-layout(binding = 7, r32f) uniform writeonly imageBuffer P;        // B×Σn
-layout(binding = 8, r32f) uniform writeonly imageBuffer LogP;     // B×Σn
-layout(binding = 9, r32f) uniform writeonly imageBuffer Disc;     // B×D
-layout(binding = 10, r32f) uniform writeonly imageBuffer LogpD;   // B×D
+layout(binding = 4, std430) writeonly buffer ABuf { float A[]; };            // B×C
+layout(binding = 5, std430) writeonly buffer AuxBuf { float Aux[]; };        // B×2C: u | ε
+layout(binding = 6, std430) writeonly buffer LogpCBuf { float LogpC[]; };    // B×1
+layout(binding = 7, std430) writeonly buffer PBuf { float P[]; };            // B×Σn
+layout(binding = 8, std430) writeonly buffer LogPBuf { float LogP[]; };      // B×Σn
+layout(binding = 9, std430) writeonly buffer DiscBuf { float Disc[]; };      // B×D
+layout(binding = 10, std430) writeonly buffer LogpDBuf { float LogpD[]; };   // B×D
 layout(push_constant) uniform Push {
     uint rows, c, d, nsum, key, stream, counter_index, flags;
     float gumbel_t;
@@ -40,20 +40,20 @@ void continuous(uint r, uvec2 ctr)
         float u = mu + sigma * eps;
         float lo = imageLoad(Bounds, int(j)).x, hi = imageLoad(Bounds, int(sa + j)).x;
         if ((pc.flags & WRITE_CONT) != 0u)
-            imageStore(A, int(r * sa + j), vec4(lo + (hi - lo) * 0.5 * (tanh_stable(u) + 1.0)));
+            A[int(r * sa + j)] = lo + (hi - lo) * 0.5 * (tanh_stable(u) + 1.0);
         if ((pc.flags & WRITE_AUX) != 0u) {
-            imageStore(Aux, int(r * sx + j), vec4(u));
-            imageStore(Aux, int(r * sx + pc.c + j), vec4(eps));
+            Aux[int(r * sx + j)] = u;
+            Aux[int(r * sx + pc.c + j)] = eps;
         }
         lp += -0.5 * eps * eps - log(sigma) - HALF_LOG_2PI - 2.0 * (LOG2 - u - softplus(-2.0 * u));
     }
     for (uint j = pc.c; j < sa && (pc.flags & WRITE_CONT) != 0u; j++)
-        imageStore(A, int(r * sa + j), vec4(0.0));
+        A[int(r * sa + j)] = 0.0;
     for (uint j = 2u * pc.c; j < sx && (pc.flags & WRITE_AUX) != 0u; j++)
-        imageStore(Aux, int(r * sx + j), vec4(0.0));
-    imageStore(LogpC, int(r * 4u), vec4(lp));
+        Aux[int(r * sx + j)] = 0.0;
+    LogpC[int(r * 4u)] = lp;
     for (uint j = 1u; j < 4u; j++)
-        imageStore(LogpC, int(r * 4u + j), vec4(0.0));
+        LogpC[int(r * 4u + j)] = 0.0;
 }
 
 // Softmax of one head (columns lo..hi−1), returning the chosen column.
@@ -78,13 +78,13 @@ uint head(uint r, uint i, uint lo, uint hi, uvec2 ctr)
     float lse = mx + log(sum);
     for (uint j = lo; j < hi && (pc.flags & WRITE_PROBS) != 0u; j++) {
         float lp = imageLoad(H, int(r * sh + j)).x - lse;
-        imageStore(P, int(r * sp + j), vec4(exp(lp)));
-        imageStore(LogP, int(r * sp + j), vec4(lp));
+        P[int(r * sp + j)] = exp(lp);
+        LogP[int(r * sp + j)] = lp;
     }
     if ((pc.flags & WRITE_CHOICE) != 0u) {
         uint sd = padded(pc.d);
-        imageStore(Disc, int(r * sd + i), vec4(float(choice - lo)));
-        imageStore(LogpD, int(r * sd + i), vec4(imageLoad(H, int(r * sh + choice)).x - lse));
+        Disc[int(r * sd + i)] = float(choice - lo);
+        LogpD[int(r * sd + i)] = imageLoad(H, int(r * sh + choice)).x - lse;
     }
     return choice;
 }
@@ -101,11 +101,11 @@ void main()
         head(r, i, uint(imageLoad(Segs, int(i)).x), uint(imageLoad(Segs, int(i + 1u)).x), ctr);
     uint sp = padded(pc.nsum), sd = padded(pc.d);
     for (uint j = pc.nsum; j < sp && (pc.flags & WRITE_PROBS) != 0u; j++) {
-        imageStore(P, int(r * sp + j), vec4(0.0));
-        imageStore(LogP, int(r * sp + j), vec4(0.0));
+        P[int(r * sp + j)] = 0.0;
+        LogP[int(r * sp + j)] = 0.0;
     }
     for (uint j = pc.d; j < sd && (pc.flags & WRITE_CHOICE) != 0u; j++) {
-        imageStore(Disc, int(r * sd + j), vec4(0.0));
-        imageStore(LogpD, int(r * sd + j), vec4(0.0));
+        Disc[int(r * sd + j)] = 0.0;
+        LogpD[int(r * sd + j)] = 0.0;
     }
 }

@@ -8,11 +8,11 @@
 #include "sac.glsl"
 layout(local_size_x_id = 0) in;
 layout(binding = 0, r32f) uniform readonly imageBuffer H;
-layout(binding = 1, r32f) uniform readonly imageBuffer Aux;       // B×2C: u | ε
-layout(binding = 2, r32f) uniform readonly imageBuffer Bounds;    // 2×C
-layout(binding = 3, r32f) uniform readonly imageBuffer DX;        // N·Bp × (S+C)
+layout(binding = 1, r32f) uniform readonly imageBuffer Aux;      // B×2C: u | ε
+layout(binding = 2, r32f) uniform readonly imageBuffer Bounds;   // 2×C
+layout(binding = 3, r32f) uniform readonly imageBuffer DX;       // N·Bp × (S+C)
 layout(binding = 4, r32f) uniform readonly imageBuffer LogAlpha;
-layout(binding = 5, r32f) uniform writeonly imageBuffer DH;
+layout(binding = 5, std430) writeonly buffer DHBuf { float DH[]; };
 layout(push_constant) uniform Push { uint rows, bp, n, c, nsum, s, flags; } pc;
 
 void main()
@@ -32,7 +32,7 @@ void main()
         float t = tanh_stable(u);
         float lo = imageLoad(Bounds, int(j)).x, hi = imageLoad(Bounds, int(sa + j)).x;
         float du = ga * 0.5 * (hi - lo) * (1.0 - t * t) + glp * 2.0 * t;
-        imageStore(DH, int(r * sh + pc.nsum + j), vec4(du));
-        imageStore(DH, int(r * sh + pc.nsum + pc.c + j), vec4((du * eps - glp / sigma) * dsig));
+        DH[int(r * sh + pc.nsum + j)] = du;
+        DH[int(r * sh + pc.nsum + pc.c + j)] = (du * eps - glp / sigma) * dsig;
     }
 }

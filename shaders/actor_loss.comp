@@ -8,17 +8,17 @@
 // ∂J/∂log α. Stats: [1] actor loss, [4] entropy, [5] temperature loss.
 #include "sac.glsl"
 layout(local_size_x_id = 0) in;
-layout(binding = 0, r32f) uniform readonly imageBuffer Q;         // N·Bp × M(c+Σn)
-layout(binding = 1, r32f) uniform readonly imageBuffer P;         // B×Σn
+layout(binding = 0, r32f) uniform readonly imageBuffer Q;             // N·Bp × M(c+Σn)
+layout(binding = 1, r32f) uniform readonly imageBuffer P;             // B×Σn
 layout(binding = 2, r32f) uniform readonly imageBuffer LogP;
-layout(binding = 3, r32f) uniform readonly imageBuffer LogpC;     // B×1
+layout(binding = 3, r32f) uniform readonly imageBuffer LogpC;         // B×1
 layout(binding = 4, r32f) uniform readonly imageBuffer LogAlpha;
 layout(binding = 5, r32f) uniform readonly imageBuffer Segs;
-layout(binding = 6, r32f) uniform readonly imageBuffer Hent;      // 1×(1+D): H̄_c, H̄_i
-layout(binding = 7, r32f) uniform writeonly imageBuffer DQ;
-layout(binding = 8, r32f) uniform writeonly imageBuffer DH;       // B×(Σn+2C)
-layout(binding = 9, r32f) uniform writeonly imageBuffer Stats;
-layout(binding = 10, r32f) uniform writeonly imageBuffer DLogAlpha;
+layout(binding = 6, r32f) uniform readonly imageBuffer Hent;          // 1×(1+D): H̄_c, H̄_i
+layout(binding = 7, std430) writeonly buffer DQBuf { float DQ[]; };
+layout(binding = 8, std430) writeonly buffer DHBuf { float DH[]; };   // B×(Σn+2C)
+layout(binding = 9, std430) writeonly buffer StatsBuf { float Stats[]; };
+layout(binding = 10, std430) writeonly buffer DLogAlphaBuf { float DLogAlpha[]; };
 layout(push_constant) uniform Push { uint rows, bp, n, m, hasc, d, nsum, c, mode; float tau; } pc;
 
 shared float red[3][256];
@@ -39,7 +39,7 @@ float reduce_and_grad(uint r, uint q0, float scale)
         for (uint c = 0u; c < pc.n; c++)
             for (uint a = 0u; a < pc.m; a++) {
                 sum += imageLoad(Q, int(q_index(c, r, q0 + a))).x;
-                imageStore(DQ, int(q_index(c, r, q0 + a)), vec4(scale * w));
+                DQ[int(q_index(c, r, q0 + a))] = scale * w;
             }
         return sum * w;
     }
@@ -53,7 +53,7 @@ float reduce_and_grad(uint r, uint q0, float scale)
         }
     }
     if (pc.mode == 0u) {
-        imageStore(DQ, int(q_index(arg, r, q0)), vec4(scale));
+        DQ[int(q_index(arg, r, q0))] = scale;
         return lo;
     }
     float wsum = 0.0, qsum = 0.0;
@@ -65,7 +65,7 @@ float reduce_and_grad(uint r, uint q0, float scale)
     float qt = qsum / wsum;
     for (uint c = 0u; c < pc.n; c++) {
         float q = imageLoad(Q, int(q_index(c, r, q0))).x, w = exp(-(q - lo) / pc.tau) / wsum;
-        imageStore(DQ, int(q_index(c, r, q0)), vec4(scale * w * (1.0 - (q - qt) / pc.tau)));
+        DQ[int(q_index(c, r, q0))] = scale * w * (1.0 - (q - qt) / pc.tau);
     }
     return qt;
 }
@@ -79,7 +79,7 @@ void main()
     for (uint r = t; r < pc.rows; r += wg) {
         for (uint c = 0u; c < pc.n; c++)
             for (uint col = 0u; col < sq; col++)
-                imageStore(DQ, int(q_index(c, r, col)), vec4(0.0));
+                DQ[int(q_index(c, r, col))] = 0.0;
         if (pc.hasc != 0u) {
             float lpc = imageLoad(LogpC, int(r * 4u)).x;
             loss += (alpha * lpc - reduce_and_grad(r, 0u, -1.0 / b)) / b;
@@ -103,11 +103,11 @@ void main()
             // Softmax backward: dx = p(dp − Σp·dp) + dlogp − p·Σdlogp, dlogp = αp/B.
             for (uint col = lo; col < hi; col++) {
                 float p = imageLoad(P, int(r * sp + col)).x;
-                imageStore(DH, int(r * sh + col), vec4(p * (dps[col - lo] - s_pdp) + alpha * p / b - p * s_dlp));
+                DH[int(r * sh + col)] = p * (dps[col - lo] - s_pdp) + alpha * p / b - p * s_dlp;
             }
         }
         for (uint col = pc.nsum + 2u * pc.c; col < sh; col++)
-            imageStore(DH, int(r * sh + col), vec4(0.0));
+            DH[int(r * sh + col)] = 0.0;
     }
     red[0][t] = loss;
     red[1][t] = ent;
@@ -121,11 +121,11 @@ void main()
     }
     if (t == 0u) {
         float j = -alpha * red[2][0] / b;
-        imageStore(Stats, 1, vec4(red[0][0]));
-        imageStore(Stats, 4, vec4(red[1][0]));
-        imageStore(Stats, 5, vec4(j));
-        imageStore(DLogAlpha, 0, vec4(j));
+        Stats[1] = red[0][0];
+        Stats[4] = red[1][0];
+        Stats[5] = j;
+        DLogAlpha[0] = j;
         for (int i = 1; i < 4; i++)
-            imageStore(DLogAlpha, i, vec4(0.0));
+            DLogAlpha[i] = 0.0;
     }
 }

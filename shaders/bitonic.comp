@@ -22,7 +22,7 @@
 layout(local_size_x_id = 0) in;
 layout(binding = 0, r32f) uniform readonly imageBuffer Theta;
 layout(binding = 1, r32f) uniform readonly imageBuffer Seg;
-layout(binding = 2, r32f) uniform imageBuffer Order;
+layout(binding = 2, std430) buffer OrderBuf { float Order[]; };
 layout(push_constant) uniform Push { uint n, k, j, k_end; } p;
 
 shared vec3 key[2u * gl_WorkGroupSize.x];
@@ -64,10 +64,10 @@ void global_step()
             break;   // later pairs start later still
         if (e.y >= p.n)
             continue;
-        vec3 a = key_of(imageLoad(Order, int(e.x)).x), b = key_of(imageLoad(Order, int(e.y)).x);
+        vec3 a = key_of(Order[int(e.x)]), b = key_of(Order[int(e.y)]);
         if (after(a, b)) {
-            imageStore(Order, int(e.x), vec4(b.z));
-            imageStore(Order, int(e.y), vec4(a.z));
+            Order[int(e.x)] = b.z;
+            Order[int(e.y)] = a.z;
         }
     }
 }
@@ -79,7 +79,7 @@ void block_steps()
     for (uint blk = gl_WorkGroupID.x; blk < blocks; blk += gl_NumWorkGroups.x) {
         uint base = blk * size, live = min(size, p.n - base);
         for (uint s = l; s < live; s += gl_WorkGroupSize.x)
-            key[s] = key_of(imageLoad(Order, int(base + s)).x);
+            key[s] = key_of(Order[int(base + s)]);
         barrier();
         for (uint kk = p.k; kk <= p.k_end; kk <<= 1u) {
             for (uint jj = kk == p.k ? p.j : kk >> 1u; jj > 0u; jj >>= 1u) {
@@ -94,7 +94,7 @@ void block_steps()
             }
         }
         for (uint s = l; s < live; s += gl_WorkGroupSize.x)
-            imageStore(Order, int(base + s), vec4(key[s].z));
+            Order[int(base + s)] = key[s].z;
         barrier();   // the next block reuses key[]
     }
 }

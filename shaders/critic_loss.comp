@@ -9,12 +9,12 @@
 // outputs that enter the loss. Stats: [0] loss, [3] mean Q, [6] mean y.
 #include "sac.glsl"
 layout(local_size_x_id = 0) in;
-layout(binding = 0, r32f) uniform readonly imageBuffer Q;         // N·Bp × M(c+Σn)
+layout(binding = 0, r32f) uniform readonly imageBuffer Q;      // N·Bp × M(c+Σn)
 layout(binding = 1, r32f) uniform readonly imageBuffer Y;
-layout(binding = 2, r32f) uniform readonly imageBuffer Disc;      // B×D
+layout(binding = 2, r32f) uniform readonly imageBuffer Disc;   // B×D
 layout(binding = 3, r32f) uniform readonly imageBuffer Segs;
-layout(binding = 4, r32f) uniform writeonly imageBuffer DQ;
-layout(binding = 5, r32f) uniform writeonly imageBuffer Stats;
+layout(binding = 4, std430) writeonly buffer DQBuf { float DQ[]; };
+layout(binding = 5, std430) writeonly buffer StatsBuf { float Stats[]; };
 layout(push_constant) uniform Push { uint rows, bp, n, m, hasc, d, nsum, k, quantiled; } pc;
 
 shared float red[3][256];
@@ -29,7 +29,7 @@ float part(uint c, uint r, uint q0, uint y0, out float qmean)
     qmean = 0.0;
     if (pc.quantiled == 0u) {
         float q = imageLoad(Q, int(row + q0)).x, e = q - imageLoad(Y, int(r * sy + y0)).x;
-        imageStore(DQ, int(row + q0), vec4(2.0 * e / b));
+        DQ[int(row + q0)] = 2.0 * e / b;
         qmean = q;
         return e * e / b;
     }
@@ -43,7 +43,7 @@ float part(uint c, uint r, uint q0, uint y0, out float qmean)
             loss += w * huber(u) * norm;
             g -= w * huber_grad(u) * norm;
         }
-        imageStore(DQ, int(row + q0 + a), vec4(g));
+        DQ[int(row + q0 + a)] = g;
         qmean += theta / float(pc.m);
     }
     return loss;
@@ -57,7 +57,7 @@ void main()
     for (uint r = t; r < pc.rows; r += wg) {
         for (uint c = 0u; c < pc.n; c++)
             for (uint col = 0u; col < sq; col++)
-                imageStore(DQ, int((c * pc.bp + r) * sq + col), vec4(0.0));
+                DQ[int((c * pc.bp + r) * sq + col)] = 0.0;
         for (uint c = 0u; c < pc.n; c++) {
             float qm;
             if (pc.hasc != 0u) {
@@ -87,8 +87,8 @@ void main()
     }
     if (t == 0u) {
         float b = float(pc.rows);
-        imageStore(Stats, 0, vec4(red[0][0]));
-        imageStore(Stats, 3, vec4(red[1][0] / (b * float(pc.n))));
-        imageStore(Stats, 6, vec4(red[2][0] / b));
+        Stats[0] = red[0][0];
+        Stats[3] = red[1][0] / (b * float(pc.n));
+        Stats[6] = red[2][0] / b;
     }
 }

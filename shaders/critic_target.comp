@@ -9,13 +9,13 @@
 #include "sac.glsl"
 layout(local_size_x_id = 0) in;
 layout(binding = 0, r32f) uniform readonly imageBuffer Qt;
-layout(binding = 1, r32f) uniform readonly imageBuffer P;         // B×Σn at s'
+layout(binding = 1, r32f) uniform readonly imageBuffer P;       // B×Σn at s'
 layout(binding = 2, r32f) uniform readonly imageBuffer LogP;
-layout(binding = 3, r32f) uniform readonly imageBuffer LogpC;     // B×1
-layout(binding = 4, r32f) uniform readonly imageBuffer RTD;       // B×3
+layout(binding = 3, r32f) uniform readonly imageBuffer LogpC;   // B×1
+layout(binding = 4, r32f) uniform readonly imageBuffer RTD;     // B×3
 layout(binding = 5, r32f) uniform readonly imageBuffer LogAlpha;
 layout(binding = 6, r32f) uniform readonly imageBuffer Segs;
-layout(binding = 7, r32f) uniform writeonly imageBuffer Y;
+layout(binding = 7, std430) writeonly buffer YBuf { float Y[]; };
 layout(push_constant) uniform Push {
     uint rows, bp, n, m, hasc, d, nsum, k, mode;
     float tau, gamma, reward_scale;
@@ -78,9 +78,9 @@ void main()
         if (tqc) {
             pool_sorted(r, 0u);
             for (uint j = 0u; j < pc.k; j++)
-                imageStore(Y, int(r * sy + j), vec4(base + disc * (atoms[j] - alpha * lpc)));
+                Y[int(r * sy + j)] = base + disc * (atoms[j] - alpha * lpc);
         } else {
-            imageStore(Y, int(r * sy), vec4(base + disc * (reduce(r, 0u) - alpha * lpc)));
+            Y[int(r * sy)] = base + disc * (reduce(r, 0u) - alpha * lpc);
         }
     }
     for (uint i = 0u; i < pc.d; i++) {
@@ -99,8 +99,8 @@ void main()
             }
         }
         for (uint j = 0u; j < pc.k; j++)
-            imageStore(Y, int(r * sy + (pc.hasc + i) * pc.k + j), vec4(base + disc * acc[j]));
+            Y[int(r * sy + (pc.hasc + i) * pc.k + j)] = base + disc * acc[j];
     }
     for (uint j = (pc.hasc + pc.d) * pc.k; j < sy; j++)
-        imageStore(Y, int(r * sy + j), vec4(0.0));
+        Y[int(r * sy + j)] = 0.0;
 }

@@ -16,8 +16,8 @@ layout(constant_id = 3) const uint TN = 8;
 const uint UM = 4u;   // batch rows per loop iteration
 layout(binding = 0, rgba32f) uniform readonly imageBuffer DY;
 layout(binding = 1, rgba32f) uniform readonly imageBuffer X;
-layout(binding = 2, rgba32f) uniform imageBuffer DW;
-layout(binding = 3, rgba32f) uniform imageBuffer DB;
+layout(binding = 2, std430) buffer DWBuf { vec4 DW[]; };
+layout(binding = 3, std430) buffer DBBuf { vec4 DB[]; };
 // zdw, zdy, zx, zdb: floats between a batch's copies (vks_batch, grid z).
 // with_db: also db (1×N) (+)= Σ_m dY[m], the bias gradient (bias_grad.glsl).
 layout(push_constant) uniform Push { uint M, N, K, lddy4, ldx4, lddw4, accumulate, zdw, zdy, zx, zdb, with_db; } p;
@@ -68,8 +68,8 @@ void main()
             int at = int(dwo + (n0 + i) * p.lddw4 + c / 4u);
             vec4 v = acc[i][q];
             if (p.accumulate != 0u)
-                v += imageLoad(DW, at);
-            imageStore(DW, at, mix(vec4(0.0), v, live));
+                v += DW[at];
+            DW[at] = mix(vec4(0.0), v, live);
         }
     }
 }

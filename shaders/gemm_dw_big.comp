@@ -13,8 +13,8 @@
 layout(local_size_x_id = 0, local_size_y_id = 1) in;
 layout(binding = 0, rgba32f) uniform readonly imageBuffer DY;
 layout(binding = 1, rgba32f) uniform readonly imageBuffer X;
-layout(binding = 2, rgba32f) uniform imageBuffer DW;
-layout(binding = 3, rgba32f) uniform imageBuffer DB;
+layout(binding = 2, std430) buffer DWBuf { vec4 DW[]; };
+layout(binding = 3, std430) buffer DBBuf { vec4 DB[]; };
 // zdw, zdy, zx, zdb: floats between a batch's copies (vks_batch, grid z).
 // with_db: also db (1×N) (+)= Σ_m dY[m], the bias gradient (bias_grad.glsl).
 layout(push_constant) uniform Push { uint M, N, K, lddy4, ldx4, lddw4, accumulate, zdw, zdy, zx, zdb, with_db; } p;
@@ -50,8 +50,8 @@ uint dwo;
 void store(int at, vec4 v, uint c)
 {
     if (p.accumulate != 0u)
-        v += imageLoad(DW, at);
-    imageStore(DW, at, mix(vec4(0.0), v, lessThan(uvec4(c, c + 1u, c + 2u, c + 3u), uvec4(p.K))));
+        v += DW[at];
+    DW[at] = mix(vec4(0.0), v, lessThan(uvec4(c, c + 1u, c + 2u, c + 3u), uvec4(p.K)));
 }
 
 void main()

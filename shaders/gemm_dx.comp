@@ -7,7 +7,7 @@ layout(constant_id = 2) const uint TM = 8;
 layout(constant_id = 3) const uint TN = 8;   // multiple of 4
 layout(binding = 0, rgba32f) uniform readonly imageBuffer DY;
 layout(binding = 1, rgba32f) uniform readonly imageBuffer W;
-layout(binding = 2, rgba32f) uniform imageBuffer DX;
+layout(binding = 2, std430) buffer DXBuf { vec4 DX[]; };
 // zdx, zdy, zw: floats between a batch's copies (vks_batch, grid z).
 layout(push_constant) uniform Push { uint M, N, K, lddy4, ldw4, lddx4, accumulate, zdx, zdy, zw; } p;
 
@@ -55,8 +55,8 @@ void main()
             int at = int(dxo + (m0 + i) * p.lddx4 + c / 4u);
             vec4 v = acc[i][q];
             if (p.accumulate != 0u)
-                v += imageLoad(DX, at);
-            imageStore(DX, at, mix(vec4(0.0), v, live));
+                v += DX[at];
+            DX[at] = mix(vec4(0.0), v, live);
         }
     }
 }

@@ -8,7 +8,7 @@
 layout(local_size_x_id = 0, local_size_y_id = 1) in;
 layout(binding = 0, rgba32f) uniform readonly imageBuffer DY;
 layout(binding = 1, rgba32f) uniform readonly imageBuffer W;
-layout(binding = 2, rgba32f) uniform imageBuffer DX;
+layout(binding = 2, std430) buffer DXBuf { vec4 DX[]; };
 // zdx, zdy, zw: floats between a batch's copies (vks_batch, grid z).
 layout(push_constant) uniform Push { uint M, N, K, lddy4, ldw4, lddx4, accumulate, zdx, zdy, zw; } p;
 
@@ -41,8 +41,8 @@ uint dyo, dxo;
 void store(int at, vec4 v, uint c)
 {
     if (p.accumulate != 0u)
-        v += imageLoad(DX, at);
-    imageStore(DX, at, mix(vec4(0.0), v, lessThan(uvec4(c, c + 1u, c + 2u, c + 3u), uvec4(p.K))));
+        v += DX[at];
+    DX[at] = mix(vec4(0.0), v, lessThan(uvec4(c, c + 1u, c + 2u, c + 3u), uvec4(p.K)));
 }
 
 void main()

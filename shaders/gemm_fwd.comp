@@ -14,7 +14,7 @@ layout(constant_id = 3) const uint TN = 8;   // multiple of 4
 layout(binding = 0, rgba32f) uniform readonly imageBuffer X;
 layout(binding = 1, rgba32f) uniform readonly imageBuffer W;
 layout(binding = 2, r32f) uniform readonly imageBuffer Bias;
-layout(binding = 3, rgba32f) uniform writeonly imageBuffer Y;
+layout(binding = 3, std430) writeonly buffer YBuf { vec4 Y[]; };
 // flags: bit 0 bias; bits 1-2 activation (0 none, 1 relu, 2 relu²);
 // bit 3 lanes along N
 // Copy z of a batch (grid z) reads and writes each operand zy, zx, zw, zb
@@ -65,7 +65,7 @@ void main()
                 break;
             vec4 v = vec4(acc[i][4u * q], acc[i][4u * q + 1u], acc[i][4u * q + 2u], acc[i][4u * q + 3u]);
             v = act_apply(v + bias, act);
-            imageStore(Y, int(yo + (m0 + i) * p.ldy4 + c / 4u), mix(vec4(0.0), v, live));
+            Y[int(yo + (m0 + i) * p.ldy4 + c / 4u)] = mix(vec4(0.0), v, live);
         }
     }
 }

@@ -31,7 +31,7 @@ layout(local_size_x_id = 0, local_size_y_id = 1) in;
 layout(binding = 0, rgba32f) uniform readonly imageBuffer X;
 layout(binding = 1, rgba32f) uniform readonly imageBuffer W;
 layout(binding = 2, r32f) uniform readonly imageBuffer Bias;
-layout(binding = 3, rgba32f) uniform writeonly imageBuffer Y;
+layout(binding = 3, std430) writeonly buffer YBuf { vec4 Y[]; };
 // flags: bit 0 bias; bits 1-2 activation (act.glsl: none, relu, relu²)
 // zy, zx, zw, zb: floats between a batch's copies (vks_batch, grid z).
 layout(push_constant) uniform Push { uint M, N, K4, ldx4, ldw4, ldy4, flags, zy, zx, zw, zb; } p;
@@ -60,8 +60,8 @@ const uint TM = 32u, TN = 16u;
 // Row i's texel q (columns n0 + 4q ..): bias, activation, padding zeros.
 #define STORE(i, q, j0, j1, j2, j3) \
     if (m0 + uint(i) < p.M && n0 + 4u * uint(q) < p.ldy4 * 4u) \
-        imageStore(Y, int(yo + (m0 + uint(i)) * p.ldy4 + n0 / 4u + uint(q)), \
-                   finish(vec4(c##i##_##j0, c##i##_##j1, c##i##_##j2, c##i##_##j3), uint(q)));
+        Y[int(yo + (m0 + uint(i)) * p.ldy4 + n0 / 4u + uint(q))] = \
+                   finish(vec4(c##i##_##j0, c##i##_##j1, c##i##_##j2, c##i##_##j3), uint(q));
 #define STORE_ROW(i, unused) STORE(i, 0, 0, 1, 2, 3) STORE(i, 1, 4, 5, 6, 7) \
     STORE(i, 2, 8, 9, 10, 11) STORE(i, 3, 12, 13, 14, 15)
 

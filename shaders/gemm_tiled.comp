@@ -18,7 +18,7 @@ const uint BM = WY * TM, BN = WX * TN;
 layout(binding = 0, r32f) uniform readonly imageBuffer A;
 layout(binding = 1, r32f) uniform readonly imageBuffer B;
 layout(binding = 2, r32f) uniform readonly imageBuffer Bias;
-layout(binding = 3, r32f) uniform imageBuffer C;
+layout(binding = 3, std430) buffer CBuf { float C[]; };
 // flags: bit 0 bias; bits 1-2 activation (0 none, 1 relu, 2 relu²); bit 3 accumulate
 // za, zb, zbias, zc: floats between a batch's copies (vks_batch, grid z).
 layout(push_constant) uniform Push { uint M, N, K, a_si, a_sk, b_sk, b_sj, ldc, flags, za, zb, zbias, zc; } p;
@@ -74,8 +74,8 @@ void main()
                 v += imageLoad(Bias, int(biaso + min(j, p.N - 1u))).x;
             v = act_apply(vec4(v), act).x;
             if ((p.flags & 8u) != 0u)
-                v += imageLoad(C, int(co + i * p.ldc + j)).x;
-            imageStore(C, int(co + i * p.ldc + j), vec4(j < p.N ? v : 0.0));
+                v += C[int(co + i * p.ldc + j)];
+            C[int(co + i * p.ldc + j)] = j < p.N ? v : 0.0;
         }
     }
 }

@@ -26,8 +26,8 @@ layout(binding = 0, rgba32f) uniform readonly imageBuffer U;
 layout(binding = 1, rgba32f) uniform readonly imageBuffer Gain;
 layout(binding = 2, rgba32f) uniform readonly imageBuffer Stats;
 layout(binding = 3, rgba32f) uniform readonly imageBuffer DY;
-layout(binding = 4, rgba32f) uniform writeonly imageBuffer DU;
-layout(binding = 5, rgba32f) uniform writeonly imageBuffer Scratch;
+layout(binding = 4, std430) writeonly buffer DUBuf { vec4 DU[]; };
+layout(binding = 5, std430) writeonly buffer ScratchBuf { vec4 Scratch[]; };
 layout(binding = 6, r32f) uniform readonly imageBuffer Values;
 // n: columns of u; ldu4, ldy4: texels per row of u and dy; flags: bits 0-1 act.
 layout(push_constant) uniform Push {
@@ -146,8 +146,8 @@ void main()
             first_half(q, act, d, dy, xh, g);
             vec4 du = rstd * (g - m.x - xh * m.y) * act_slope(d, act) * s;
             bvec4 live = live4(4u * q, p.n);
-            imageStore(DU, int(ubase + q), mix(vec4(0.0), du, live));
-            imageStore(Scratch, int(ybase + q), mix(vec4(0.0), dy * xh, live));
+            DU[int(ubase + q)] = mix(vec4(0.0), du, live);
+            Scratch[int(ybase + q)] = mix(vec4(0.0), dy * xh, live);
         }
         for (uint q = lx; crelu && in_rows && q < n4; q += lanes) {
             vec4 s = dropout4(drop, lrow, q), d = imageLoad(U, int(ubase + q)) * s, dy, x1, g1, x2, g2;
@@ -155,7 +155,7 @@ void main()
             second_half(q, d, x2, g2);
             vec4 du = rstd * ((g1 - m.x - x1 * m.y) * act_slope(d, act) +
                               (g2 - m.x - x2 * m.y) * crelu_neg_slope(d));
-            imageStore(DU, int(ubase + q), mix(vec4(0.0), du * s, live4(4u * q, p.n)));
+            DU[int(ubase + q)] = mix(vec4(0.0), du * s, live4(4u * q, p.n));
         }
 
         // CReLU's scratch, over all 2n columns.
@@ -163,7 +163,7 @@ void main()
             vec4 a = mix(crelu_neg(d_window(int(4u * q) - int(p.n))), max(d_texel(int(q)), 0.0),
                          live4(4u * q, p.n));
             vec4 sc = imageLoad(DY, int(ybase + q)) * ((a - mean) * rstd);
-            imageStore(Scratch, int(ybase + q), mix(vec4(0.0), sc, live4(4u * q, 2u * p.n)));
+            Scratch[int(ybase + q)] = mix(vec4(0.0), sc, live4(4u * q, 2u * p.n));
         }
     }
 }

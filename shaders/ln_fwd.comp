@@ -29,8 +29,8 @@ layout(constant_id = 3) const bool ROW_PER_LANE = false;
 layout(binding = 0, rgba32f) uniform readonly imageBuffer U;
 layout(binding = 1, rgba32f) uniform readonly imageBuffer Gain;
 layout(binding = 2, rgba32f) uniform readonly imageBuffer Res;
-layout(binding = 3, rgba32f) uniform writeonly imageBuffer Y;
-layout(binding = 4, rgba32f) uniform writeonly imageBuffer Stats;
+layout(binding = 3, std430) writeonly buffer YBuf { vec4 Y[]; };
+layout(binding = 4, std430) writeonly buffer StatsBuf { vec4 Stats[]; };
 layout(binding = 5, r32f) uniform readonly imageBuffer Values;
 // n: columns of u; ldu4, ldy4: texels per row of u and y (width
 // act_width(n)); flags: bits 0-1 act, bit 2 residual.
@@ -67,7 +67,7 @@ void store_y(uint q, vec4 a, float mean, float rstd, uint width)
     vec4 y = imageLoad(Gain, int(gbase + q)) * ((a - mean) * rstd);
     if ((p.flags & 4u) != 0u)
         y += imageLoad(Res, int(ybase + q));
-    imageStore(Y, int(ybase + q), mix(vec4(0.0), y, live4(4u * q, width)));
+    Y[ybase + q] = mix(vec4(0.0), y, live4(4u * q, width));
 }
 
 void main()
@@ -129,6 +129,6 @@ void main()
             store_y(q, a, mean, rstd, width);
         }
         if (in_rows && lx == 0u)
-            imageStore(Stats, int(row), vec4(mean, rstd, 0.0, 0.0));
+            Stats[row] = vec4(mean, rstd, 0.0, 0.0);
     }
 }

@@ -12,13 +12,20 @@ layout(local_size_x_id = 0) in;
 // lavapipe run the shader as coroutines even when clipping is off), 3 = kind.
 layout(constant_id = 2) const bool CLIP = true;
 layout(constant_id = 3) const uint KIND = 0u;
-layout(binding = 0, rgba32f) uniform imageBuffer Theta;
-layout(binding = 1, rgba32f) uniform imageBuffer Grad;
-layout(binding = 2, rgba32f) uniform imageBuffer M;
-layout(binding = 3, rgba32f) uniform imageBuffer V;
+// θ, g, m and v are read through texel views (0-3) and written through
+// storage buffers on the same memory (7-10): on lavapipe that is faster
+// than reading and writing either way (docs/runtime.md).
+layout(binding = 0, rgba32f) uniform readonly imageBuffer Theta;
+layout(binding = 1, rgba32f) uniform readonly imageBuffer Grad;
+layout(binding = 2, rgba32f) uniform readonly imageBuffer M;
+layout(binding = 3, rgba32f) uniform readonly imageBuffer V;
 layout(binding = 4, rgba32f) uniform readonly imageBuffer Theta0;
 layout(binding = 5, r32f) uniform readonly imageBuffer Values;     // [0] t, [1] lr
 layout(binding = 6, r32f) uniform readonly imageBuffer Partials;   // Σg² per chunk
+layout(binding = 7, std430) writeonly buffer ThetaOut { vec4 theta_out[]; };
+layout(binding = 8, std430) writeonly buffer GradOut { vec4 grad_out[]; };
+layout(binding = 9, std430) writeonly buffer MOut { vec4 m_out[]; };
+layout(binding = 10, std430) writeonly buffer VOut { vec4 v_out[]; };
 layout(push_constant) uniform Push {
     uint n4, kind, regen, flags;
     float beta1, beta2, a, b, eps, weight_decay, max_norm, lambda;
@@ -81,10 +88,10 @@ void main()
             th -= lr * p.a * atan2_safe(mh, p.b * sqrt(vh));
         else
             th -= lr * adam_dir(mh, vh);
-        imageStore(Theta, at, th);
-        imageStore(M, at, m);
-        imageStore(V, at, v);
+        theta_out[at] = th;
+        m_out[at] = m;
+        v_out[at] = v;
         if ((p.flags & FLAG_ZERO_GRAD) != 0u)
-            imageStore(Grad, at, vec4(0.0));
+            grad_out[at] = vec4(0.0);
     }
 }

@@ -16,7 +16,7 @@ layout(constant_id = 2) const bool DROPOUT = true;
 
 layout(binding = 0, rgba32f) uniform readonly imageBuffer X;
 layout(binding = 1, rgba32f) uniform readonly imageBuffer DY;
-layout(binding = 2, rgba32f) uniform writeonly imageBuffer Out;
+layout(binding = 2, std430) writeonly buffer OutBuf { vec4 Out[]; };
 layout(binding = 3, r32f) uniform readonly imageBuffer Values;
 // n: columns of x; ldx4, ldy4: texels per row of x (and dx) and of y (and
 // dy), whose width is act_width(n); flags: bits 0-1 act, bit 2 backward.
@@ -98,12 +98,12 @@ void main()
     // costs one per row.
     for (uint r = gl_WorkGroupID.x; r < p.rows; r += gl_NumWorkGroups.x) {
         for (uint q = lx; !back && !crelu && q < ld; q += lanes)
-            imageStore(Out, int(r * ld + q), forward(r, q, act));
+            Out[int(r * ld + q)] = forward(r, q, act);
         for (uint q = lx; !back && crelu && q < ld; q += lanes)
-            imageStore(Out, int(r * ld + q), forward_crelu(r, q));
+            Out[int(r * ld + q)] = forward_crelu(r, q);
         for (uint q = lx; back && !crelu && q < ld; q += lanes)
-            imageStore(Out, int(r * ld + q), backward(r, q, act));
+            Out[int(r * ld + q)] = backward(r, q, act);
         for (uint q = lx; back && crelu && q < ld; q += lanes)
-            imageStore(Out, int(r * ld + q), backward_crelu(r, q));
+            Out[int(r * ld + q)] = backward_crelu(r, q);
     }
 }

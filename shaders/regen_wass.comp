@@ -5,7 +5,7 @@
 // the same tensor, so θ[order[p]] += (lr/lr₀)·λ·(sorted0[p] − θ[order[p]]).
 // order is a permutation, so every element is written by one invocation.
 layout(local_size_x_id = 0) in;
-layout(binding = 0, r32f) uniform imageBuffer Theta;
+layout(binding = 0, std430) buffer ThetaBuf { float Theta[]; };
 layout(binding = 1, r32f) uniform readonly imageBuffer Order;
 layout(binding = 2, r32f) uniform readonly imageBuffer Sorted0;
 layout(binding = 3, r32f) uniform readonly imageBuffer Values;   // [1] = lr (NN_OPT_LR)
@@ -17,7 +17,7 @@ void main()
     uint step = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
     for (uint i = gl_GlobalInvocationID.x; i < p.n; i += step) {
         int at = int(imageLoad(Order, int(i)).x);
-        float th = imageLoad(Theta, at).x;
-        imageStore(Theta, at, vec4(th + c * (imageLoad(Sorted0, int(i)).x - th)));
+        float th = Theta[at];
+        Theta[at] = th + c * (imageLoad(Sorted0, int(i)).x - th);
     }
 }

@@ -17,11 +17,11 @@
 layout(local_size_x_id = 0) in;
 layout(binding = 0, rgba32f) uniform readonly imageBuffer Store;
 layout(binding = 1, r32f) uniform readonly imageBuffer Counters;
-layout(binding = 2, rgba32f) uniform writeonly imageBuffer OutS;
-layout(binding = 3, rgba32f) uniform writeonly imageBuffer OutNS;
-layout(binding = 4, rgba32f) uniform writeonly imageBuffer OutC;
-layout(binding = 5, rgba32f) uniform writeonly imageBuffer OutD;
-layout(binding = 6, rgba32f) uniform writeonly imageBuffer OutRTD;
+layout(binding = 2, std430) writeonly buffer OutSBuf { vec4 OutS[]; };
+layout(binding = 3, std430) writeonly buffer OutNSBuf { vec4 OutNS[]; };
+layout(binding = 4, std430) writeonly buffer OutCBuf { vec4 OutC[]; };
+layout(binding = 5, std430) writeonly buffer OutDBuf { vec4 OutD[]; };
+layout(binding = 6, std430) writeonly buffer OutRTDBuf { vec4 OutRTD[]; };
 // rows: batch rows; q4: texels per work row (widest field); counter: index
 // in Counters of the counter's low half (high half next); off_*: texel
 // offsets of the fields' slot 0 and of the meta row in Store.
@@ -39,7 +39,7 @@ layout(push_constant) uniform Push {
             vec4 v = live ? imageLoad(Store, int((OFF) + slot * s4 + q)) : vec4(0.0);       \
             uint c0 = 4u * q;                                                               \
             bvec4 in_row = lessThan(uvec4(c0, c0 + 1u, c0 + 2u, c0 + 3u), uvec4(COLS));     \
-            imageStore(OUT, int(b * s4 + q), mix(vec4(0.0), v, in_row));                    \
+            OUT[int(b * s4 + q)] = mix(vec4(0.0), v, in_row);                               \
         }                                                                                   \
     }
 

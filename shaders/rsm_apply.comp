@@ -6,7 +6,7 @@
 layout(local_size_x_id = 0) in;
 layout(binding = 0, rgba32f) uniform readonly imageBuffer X;
 layout(binding = 1, rgba32f) uniform readonly imageBuffer Stats;
-layout(binding = 2, rgba32f) uniform writeonly imageBuffer Y;
+layout(binding = 2, std430) writeonly buffer YBuf { vec4 Y[]; };
 layout(push_constant) uniform Push { uint n4, cols, stride4, center; } pc;
 
 void main()
@@ -20,6 +20,6 @@ void main()
         vec4 sd = max(sqrt(imageLoad(Stats, int(pc.stride4 + c))), vec4(1e-5));
         uint c0 = 4u * c;
         bvec4 live = lessThan(uvec4(c0, c0 + 1u, c0 + 2u, c0 + 3u), uvec4(pc.cols));
-        imageStore(Y, int(i), mix(vec4(0.0), x / sd, live));
+        Y[int(i)] = mix(vec4(0.0), x / sd, live);
     }
 }

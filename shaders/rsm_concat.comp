@@ -8,7 +8,7 @@ layout(local_size_x_id = 0) in;
 layout(binding = 0, r32f) uniform readonly imageBuffer S;
 layout(binding = 1, r32f) uniform readonly imageBuffer Stats;   // 3×S: μ, σ², t
 layout(binding = 2, r32f) uniform readonly imageBuffer A;
-layout(binding = 3, r32f) uniform writeonly imageBuffer X;
+layout(binding = 3, std430) writeonly buffer XBuf { float X[]; };
 layout(push_constant) uniform Push { uint n, s, c, normalize; } pc;
 
 void main()
@@ -25,6 +25,6 @@ void main()
         } else if (c < pc.s + pc.c) {
             v = imageLoad(A, int(r * sa + c - pc.s)).x;
         }
-        imageStore(X, int(i), vec4(v));
+        X[int(i)] = v;
     }
 }

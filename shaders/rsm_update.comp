@@ -6,7 +6,7 @@
 // be NaN) and stay zero.
 layout(local_size_x_id = 0) in;
 layout(binding = 0, rgba32f) uniform readonly imageBuffer X;
-layout(binding = 1, rgba32f) uniform imageBuffer Stats;
+layout(binding = 1, std430) buffer StatsBuf { vec4 Stats[]; };
 layout(push_constant) uniform Push { uint rows, cols, stride4; } pc;
 
 void main()
@@ -16,17 +16,17 @@ void main()
         vec4 sum = vec4(0.0);
         for (uint r = 0u; r < pc.rows; r++)
             sum += imageLoad(X, int(r * pc.stride4 + c));
-        vec4 mu = imageLoad(Stats, int(c));
-        vec4 var = imageLoad(Stats, int(pc.stride4 + c));
-        vec4 t = imageLoad(Stats, int(2u * pc.stride4 + c));
+        vec4 mu = Stats[int(c)];
+        vec4 var = Stats[int(pc.stride4 + c)];
+        vec4 t = Stats[int(2u * pc.stride4 + c)];
         vec4 delta = sum / float(pc.rows) - mu;
         mu += delta / t;
         var = (t - 1.0) / t * (var + delta * delta / t);
         t += 1.0;
         uint c0 = 4u * c;
         bvec4 live = lessThan(uvec4(c0, c0 + 1u, c0 + 2u, c0 + 3u), uvec4(pc.cols));
-        imageStore(Stats, int(c), mix(vec4(0.0), mu, live));
-        imageStore(Stats, int(pc.stride4 + c), mix(vec4(0.0), var, live));
-        imageStore(Stats, int(2u * pc.stride4 + c), mix(vec4(0.0), t, live));
+        Stats[int(c)] = mix(vec4(0.0), mu, live);
+        Stats[int(pc.stride4 + c)] = mix(vec4(0.0), var, live);
+        Stats[int(2u * pc.stride4 + c)] = mix(vec4(0.0), t, live);
     }
 }

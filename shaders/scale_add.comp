@@ -2,7 +2,10 @@
 // y = a·x + b·y; padding columns get 0 even for non-finite a or b.
 layout(local_size_x_id = 0) in;
 layout(binding = 0, rgba32f) uniform readonly imageBuffer X;
-layout(binding = 1, rgba32f) uniform imageBuffer Y;
+// y is read through a texel view (1) and written through a storage buffer
+// on the same memory (2), the faster pair on lavapipe (docs/runtime.md).
+layout(binding = 1, rgba32f) uniform readonly imageBuffer Y;
+layout(binding = 2, std430) writeonly buffer YOut { vec4 y_out[]; };
 layout(push_constant) uniform Push { uint n4, cols, stride4; float a, b; } p;
 
 void main()
@@ -12,6 +15,6 @@ void main()
         vec4 y = p.b == 0.0 ? vec4(0.0) : p.b * imageLoad(Y, int(i));
         uint c = (i % p.stride4) * 4u;
         bvec4 live = lessThan(uvec4(c, c + 1u, c + 2u, c + 3u), uvec4(p.cols));
-        imageStore(Y, int(i), mix(vec4(0.0), p.a * imageLoad(X, int(i)) + y, live));
+        y_out[i] = mix(vec4(0.0), p.a * imageLoad(X, int(i)) + y, live);
     }
 }

@@ -8,7 +8,7 @@ layout(binding = 0, r32f) uniform readonly imageBuffer P;
 layout(binding = 1, r32f) uniform readonly imageBuffer Segs;
 layout(binding = 2, r32f) uniform readonly imageBuffer DP;
 layout(binding = 3, r32f) uniform readonly imageBuffer DLogP;
-layout(binding = 4, r32f) uniform writeonly imageBuffer DX;
+layout(binding = 4, std430) writeonly buffer DXBuf { float DX[]; };
 layout(push_constant) uniform Push { uint rows, cols, stride, nseg, flags; } pc;
 
 const uint HAS_DP = 1u, HAS_DLOGP = 2u;
@@ -29,7 +29,7 @@ void segment(int base, int lo, int hi, bool has_dp, bool has_dl)
             g += p * (imageLoad(DP, base + c).x - spd);
         if (has_dl)
             g += imageLoad(DLogP, base + c).x - p * sdl;
-        imageStore(DX, base + c, vec4(g));
+        DX[base + c] = g;
     }
 }
 
@@ -46,6 +46,6 @@ void main()
             lo = hi;
         }
         for (uint c = pc.cols; c < pc.stride; c++)   // padding stays zero
-            imageStore(DX, base + int(c), vec4(0.0));
+            DX[base + int(c)] = 0.0;
     }
 }

@@ -8,8 +8,8 @@
 layout(local_size_x_id = 0) in;
 layout(binding = 0, r32f) uniform readonly imageBuffer X;
 layout(binding = 1, r32f) uniform readonly imageBuffer Segs;
-layout(binding = 2, r32f) uniform writeonly imageBuffer P;
-layout(binding = 3, r32f) uniform writeonly imageBuffer LogP;
+layout(binding = 2, std430) writeonly buffer PBuf { float P[]; };
+layout(binding = 3, std430) writeonly buffer LogPBuf { float LogP[]; };
 layout(push_constant) uniform Push { uint rows, cols, stride, nseg, flags; } pc;
 
 const uint HAS_P = 1u, HAS_LOGP = 2u;
@@ -17,9 +17,9 @@ const uint HAS_P = 1u, HAS_LOGP = 2u;
 void store(int i, float p, float logp)
 {
     if ((pc.flags & HAS_P) != 0u)
-        imageStore(P, i, vec4(p));
+        P[i] = p;
     if ((pc.flags & HAS_LOGP) != 0u)
-        imageStore(LogP, i, vec4(logp));
+        LogP[i] = logp;
 }
 
 void segment(uint base, int lo, int hi)

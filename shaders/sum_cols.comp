@@ -4,7 +4,7 @@
 // a batch (grid z) reads x and writes out zx and zout floats further on.
 layout(local_size_x_id = 0) in;
 layout(binding = 0, rgba32f) uniform readonly imageBuffer X;
-layout(binding = 1, rgba32f) uniform imageBuffer Out;
+layout(binding = 1, std430) buffer OutBuf { vec4 Out[]; };
 layout(push_constant) uniform Push { uint rows, stride4, accumulate, zout, zx; } p;
 
 void main()
@@ -12,9 +12,9 @@ void main()
     uint step = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
     uint xo = gl_WorkGroupID.z * (p.zx / 4u), oo = gl_WorkGroupID.z * (p.zout / 4u);
     for (uint c = gl_GlobalInvocationID.x; c < p.stride4; c += step) {
-        vec4 acc = p.accumulate != 0u ? imageLoad(Out, int(oo + c)) : vec4(0.0);
+        vec4 acc = p.accumulate != 0u ? Out[int(oo + c)] : vec4(0.0);
         for (uint i = 0u; i < p.rows; i++)
             acc += imageLoad(X, int(xo + i * p.stride4 + c));
-        imageStore(Out, int(oo + c), acc);
+        Out[int(oo + c)] = acc;
     }
 }

@@ -3,7 +3,7 @@
 // the row count are its padding and get 0.
 layout(local_size_x_id = 0) in;
 layout(binding = 0, rgba32f) uniform readonly imageBuffer X;
-layout(binding = 1, r32f) uniform imageBuffer Out;
+layout(binding = 1, std430) buffer OutBuf { float Out[]; };
 layout(push_constant) uniform Push { uint rows, stride4, out_len, accumulate; } p;
 
 void main()
@@ -17,8 +17,8 @@ void main()
                 acc += imageLoad(X, int(i * p.stride4 + c));
             s = (acc.x + acc.y) + (acc.z + acc.w);
             if (p.accumulate != 0u)
-                s += imageLoad(Out, int(i)).x;
+                s += Out[int(i)];
         }
-        imageStore(Out, int(i), vec4(s));
+        Out[int(i)] = s;
     }
 }

@@ -6,7 +6,7 @@
 // The local size must be a power of two.
 layout(local_size_x_id = 0) in;
 layout(binding = 0, rgba32f) uniform readonly imageBuffer X;
-layout(binding = 1, r32f) uniform writeonly imageBuffer Partials;
+layout(binding = 1, std430) writeonly buffer PartialsBuf { float Partials[]; };
 layout(push_constant) uniform Push { uint n4, chunk4; } p;
 
 shared float part[gl_WorkGroupSize.x];
@@ -28,5 +28,5 @@ void main()
         barrier();
     }
     if (l == 0u)
-        imageStore(Partials, int(w), vec4(part[0]));
+        Partials[int(w)] = part[0];
 }

@@ -5,7 +5,7 @@
 // wraps to 0 and the high half gains 1. One invocation does every bit in
 // order, so one recording advances per-step counters on each replay.
 layout(local_size_x_id = 0) in;
-layout(binding = 0, r32f) uniform imageBuffer Values;
+layout(binding = 0, std430) buffer ValuesBuf { float Values[]; };
 layout(push_constant) uniform Push { uint add_mask, carry_mask; } p;
 
 const float WRAP = 16777216.0;   // 2^24
@@ -18,11 +18,11 @@ void main()
         uint bit = 1u << uint(i);
         if (((p.add_mask | p.carry_mask) & bit) == 0u)
             continue;
-        float v = imageLoad(Values, i).x + ((p.add_mask & bit) != 0u ? 1.0 : 0.0);
+        float v = Values[i] + ((p.add_mask & bit) != 0u ? 1.0 : 0.0);
         if ((p.carry_mask & bit) != 0u && v >= WRAP) {
             v -= WRAP;
-            imageStore(Values, i + 1, imageLoad(Values, i + 1) + 1.0);
+            Values[i + 1] = (vec4(Values[i + 1]) + 1.0).x;
         }
-        imageStore(Values, i, vec4(v));
+        Values[i] = v;
     }
 }

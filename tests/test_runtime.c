@@ -264,6 +264,26 @@ static void test_launch_spec(void **state)
     vks_tensor_destroy(y);
 }
 
+/* A kernel writes its outputs through storage buffers: an output larger
+ * than the device binds as one is refused with a message, before recording. */
+static void test_output_beyond_storage_range(void **state)
+{
+    (void)state;
+    vksac_device_info info;
+    TH_OK(vks_ctx_device(th.ctx, &info));
+    if (info.max_storage_buffer_range > (1u << 28))
+        skip();   /* lavapipe: 128 MiB; a bigger limit would need a tensor that size */
+    uint32_t cols = 4096, rows = info.max_storage_buffer_range / (4u * cols) + 1;
+    vks_tensor *y = NULL;
+    TH_OK(vks_tensor_create(th.ctx, rows, cols, &y));
+    struct { uint32_t rows, cols, stride4; float value; } pc = {rows, cols, cols / 4, 1.0f};
+    vks_seq *seq = th_seq_begin(0);
+    th_expect_error(vks_launch(seq, VKS_K_FILL, (const vks_tensor *[]){y}, &pc, sizeof pc, 1, 1, 1), VKSAC_E_ARG,
+                    "is written through a storage buffer");
+    vks_seq_destroy(seq);
+    vks_tensor_destroy(y);
+}
+
 static void test_seq_out_of_order(void **state)
 {
     (void)state;
@@ -565,6 +585,7 @@ int main(int argc, char **argv)
         TH_TEST(test_dispatch_and_barrier_counts),
         TH_TEST(test_timestamps),
         TH_TEST(test_launch_spec),
+        TH_TEST(test_output_beyond_storage_range),
         TH_TEST(test_seq_out_of_order),
         TH_TEST(test_scale_add_keeps_padding),
         TH_TEST(test_bad_args_null),

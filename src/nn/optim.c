@@ -267,7 +267,8 @@ static vksac_status record_update(vks_seq *seq, nn_optim *o)
             c->beta1, c->beta2, c->a, c->b, c->eps, c->weight_decay, c->max_grad_norm, c->regen_lambda,
             o->npartials};
     const vks_tensor *ops[] = {p->flat[NN_THETA], p->flat[NN_GRAD], p->flat[NN_M], p->flat[NN_V],
-                               p->flat[NN_THETA0], o->values, c->max_grad_norm > 0.0f ? o->partials : NULL};
+                               p->flat[NN_THETA0], o->values, c->max_grad_norm > 0.0f ? o->partials : NULL,
+                               p->flat[NN_THETA], p->flat[NN_GRAD], p->flat[NN_M], p->flat[NN_V]};
     /* 8 vec4s per invocation: the per-invocation set-up (t, lr, two pow,
      * the clipping factor) otherwise dominates on lavapipe (1.25 ms instead
      * of 2.1 ms for 142k parameters); a big network still fills a GPU. */

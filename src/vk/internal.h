@@ -118,6 +118,7 @@ vksac_status vks_kernel_pipeline(vks_ctx *ctx, vks_kernel_id id, const uint32_t 
 uint32_t vks_kernel_bindings(vks_kernel_id id);
 bool vks_kernel_binding_is_vec4(vks_kernel_id id, uint32_t binding);
 bool vks_kernel_binding_writes(vks_kernel_id id, uint32_t binding);
+bool vks_kernel_binding_is_buffer(vks_kernel_id id, uint32_t binding);
 const char *vks_kernel_name(vks_kernel_id id);
 uint32_t vks_kernel_push_size(vks_kernel_id id);
 

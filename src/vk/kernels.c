@@ -20,7 +20,7 @@ typedef struct kernel_desc {
     const uint32_t *spv;
     const size_t *words;
     uint32_t bindings;
-    uint32_t vec4_mask;    /* bit b: binding b is an RGBA32F view, else R32F */
+    uint32_t vec4_mask;    /* bit b: binding b holds vec4s (RGBA32F view, vec4 buffer), else floats */
     uint32_t write_mask;   /* bit b: the kernel writes binding b */
     uint32_t push_size;
     uint32_t spec[4];      /* local_size_x, local_size_y, then tile M, tile N (GEMMs) or the
@@ -36,7 +36,7 @@ typedef struct kernel_desc {
  * threads × 4×4 outputs (a 64×64 tile), the usual shape for GPUs. */
 static const kernel_desc KERNELS[VKS_K_COUNT] = {
     K(VKS_K_FILL,       fill,       1, 0x1, 0x1, 16, 64, 1, 0, 0),
-    K(VKS_K_SCALE_ADD,  scale_add,  2, 0x3, 0x2, 20, 64, 1, 0, 0),
+    K(VKS_K_SCALE_ADD,  scale_add,  3, 0x7, 0x4, 20, 64, 1, 0, 0),
     K(VKS_K_SUM_ROWS,   sum_rows,   2, 0x1, 0x2, 16, 64, 1, 0, 0),
     K(VKS_K_SUM_COLS,   sum_cols,   2, 0x3, 0x2, 20, 64, 1, 0, 0),
     K(VKS_K_GEMM_FWD,   gemm_fwd,   4, 0xb, 0x8, 44, 8, 1, 8, 8),
@@ -58,7 +58,7 @@ static const kernel_desc KERNELS[VKS_K_COUNT] = {
     K(VKS_K_RSM_UPDATE,  rsm_update,  2, 0x03, 0x02, 12, 64, 1, 0, 0),
     K(VKS_K_RSM_APPLY,   rsm_apply,   3, 0x07, 0x04, 16, 64, 1, 0, 0),
     K(VKS_K_SUMSQ,       sumsq,       2, 0x01, 0x02,  8, 64, 1, 0, 0),
-    K(VKS_K_OPTIM,       optim,       7, 0x1f, 0x0f, 52, 64, 1, 1, 0),   /* 2: clip, 3: kind */
+    K(VKS_K_OPTIM,       optim,      11, 0x79f, 0x780, 52, 64, 1, 1, 0),   /* 2: clip, 3: kind */
     K(VKS_K_BITONIC,     bitonic,     3, 0x00, 0x04, 16, 256, 1, 0, 0),
     K(VKS_K_REGEN_WASS,  regen_wass,  4, 0x00, 0x01, 12, 64, 1, 0, 0),
     /* src/rl */
@@ -79,6 +79,12 @@ static const uint64_t NEEDS_SUBGROUP_ARITHMETIC = 1ull << VKS_K_LN_FWD | 1ull <<
 uint32_t vks_kernel_bindings(vks_kernel_id id) { return KERNELS[id].bindings; }
 bool vks_kernel_binding_is_vec4(vks_kernel_id id, uint32_t b) { return KERNELS[id].vec4_mask >> b & 1; }
 bool vks_kernel_binding_writes(vks_kernel_id id, uint32_t b) { return KERNELS[id].write_mask >> b & 1; }
+/* Kernels read through texel views and write through storage buffers:
+ * on lavapipe a texel view loads 2-3x faster than a buffer and a buffer
+ * stores 2-3x faster than a texel view (docs/runtime.md). A kernel that
+ * reads much of what it writes (optim, scale_add) binds it twice, a view
+ * to read and a buffer to write. */
+bool vks_kernel_binding_is_buffer(vks_kernel_id id, uint32_t b) { return vks_kernel_binding_writes(id, b); }
 const char *vks_kernel_name(vks_kernel_id id) { return KERNELS[id].name; }
 uint32_t vks_kernel_push_size(vks_kernel_id id) { return KERNELS[id].push_size; }
 
@@ -102,7 +108,9 @@ static vksac_status layouts_create(vks_ctx *ctx, vks_kernel_id id, vks_kernel *k
     VkDescriptorSetLayoutBinding b[VKS_MAX_BINDINGS];
     for (uint32_t i = 0; i < d->bindings; i++)
         b[i] = (VkDescriptorSetLayoutBinding){.binding = i,
-                                              .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_TEXEL_BUFFER,
+                                              .descriptorType = vks_kernel_binding_is_buffer(id, i)
+                                                                    ? VK_DESCRIPTOR_TYPE_STORAGE_BUFFER
+                                                                    : VK_DESCRIPTOR_TYPE_STORAGE_TEXEL_BUFFER,
                                               .descriptorCount = 1,
                                               .stageFlags = VK_SHADER_STAGE_COMPUTE_BIT};
     VkDescriptorSetLayoutCreateInfo si = {

@@ -311,10 +311,10 @@ static vksac_status alloc_set(vks_seq *s, vks_kernel *k, VkDescriptorSet *set)
         if (!grown)
             return vks_fail(ctx, VKSAC_E_OOM, "out of host memory for descriptor pools");
         s->pools = grown;
-        VkDescriptorPoolSize size = {VK_DESCRIPTOR_TYPE_STORAGE_TEXEL_BUFFER,
-                                     VKS_SETS_PER_POOL * VKS_MAX_BINDINGS};
+        VkDescriptorPoolSize size[2] = {{VK_DESCRIPTOR_TYPE_STORAGE_TEXEL_BUFFER, VKS_SETS_PER_POOL * VKS_MAX_BINDINGS},
+                                        {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VKS_SETS_PER_POOL * VKS_MAX_BINDINGS}};
         VkDescriptorPoolCreateInfo pi = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
-                                         .maxSets = VKS_SETS_PER_POOL, .poolSizeCount = 1, .pPoolSizes = &size};
+                                         .maxSets = VKS_SETS_PER_POOL, .poolSizeCount = 2, .pPoolSizes = size};
         vksac_status st = vks_check(ctx, vkCreateDescriptorPool(ctx->device, &pi, NULL, &s->pools[s->npools]),
                                     "vkCreateDescriptorPool");
         if (st != VKSAC_OK)
@@ -333,13 +333,20 @@ static vksac_status bind_operands(vks_seq *s, vks_kernel_id id, vks_kernel *k, c
                                   uint32_t n)
 {
     VkBufferView views[VKS_MAX_BINDINGS];
+    VkDescriptorBufferInfo spans[VKS_MAX_BINDINGS];
     VkWriteDescriptorSet w[VKS_MAX_BINDINGS];
     for (uint32_t b = 0; b < n; b++) {
-        views[b] = vks_kernel_binding_is_vec4(id, b) ? t[b]->view4 : t[b]->view1;
         w[b] = (VkWriteDescriptorSet){.sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET, .dstBinding = b,
-                                      .descriptorCount = 1,
-                                      .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_TEXEL_BUFFER,
-                                      .pTexelBufferView = &views[b]};
+                                      .descriptorCount = 1};
+        if (vks_kernel_binding_is_buffer(id, b)) {
+            spans[b] = (VkDescriptorBufferInfo){t[b]->chunk->buffer, t[b]->offset, t[b]->bytes};
+            w[b].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+            w[b].pBufferInfo = &spans[b];
+        } else {
+            views[b] = vks_kernel_binding_is_vec4(id, b) ? t[b]->view4 : t[b]->view1;
+            w[b].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_TEXEL_BUFFER;
+            w[b].pTexelBufferView = &views[b];
+        }
     }
     if (s->ctx->push_descriptors) {
         s->ctx->cmd_push_descriptor_set(s->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, k->layout, 0, n, w);
@@ -392,6 +399,11 @@ vksac_status vks_launch_spec(vks_seq *s, vks_kernel_id id, const uint32_t *spec2
         if (t[b]->ctx != ctx)
             return vks_fail(ctx, VKSAC_E_ARG, "kernel '%s': operand %u belongs to another context",
                             vks_kernel_name(id), b);
+        if (vks_kernel_binding_is_buffer(id, b) && t[b]->bytes > ctx->info.max_storage_buffer_range)
+            return vks_fail(ctx, VKSAC_E_ARG, "kernel '%s': operand %u (%ux%u, %llu bytes) is written through a "
+                            "storage buffer, and device '%s' binds at most %u bytes as one",
+                            vks_kernel_name(id), b, t[b]->rows, t[b]->cols, (unsigned long long)t[b]->bytes,
+                            ctx->info.name, ctx->info.max_storage_buffer_range);
     }
     if ((st = track_hazards(s, id, t, n)) == VKSAC_OK) {
         vkCmdBindPipeline(s->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline);
