@@ -14,18 +14,21 @@ layout(constant_id = 2) const bool CLIP = true;
 layout(constant_id = 3) const uint KIND = 0u;
 // θ, g, m and v are read through texel views (0-3) and written through
 // storage buffers on the same memory (7-10): on lavapipe that is faster
-// than reading and writing either way (docs/runtime.md).
-layout(binding = 0, rgba32f) uniform readonly imageBuffer Theta;
-layout(binding = 1, rgba32f) uniform readonly imageBuffer Grad;
-layout(binding = 2, rgba32f) uniform readonly imageBuffer M;
-layout(binding = 3, rgba32f) uniform readonly imageBuffer V;
+// than reading and writing either way (docs/runtime.md). Each pair is
+// coherent: the memory model orders a lane's read through one binding
+// before its write through the other only then (g's zeroing store does
+// not depend on its load), and on lavapipe it costs nothing.
+layout(binding = 0, rgba32f) uniform coherent readonly imageBuffer Theta;
+layout(binding = 1, rgba32f) uniform coherent readonly imageBuffer Grad;
+layout(binding = 2, rgba32f) uniform coherent readonly imageBuffer M;
+layout(binding = 3, rgba32f) uniform coherent readonly imageBuffer V;
 layout(binding = 4, rgba32f) uniform readonly imageBuffer Theta0;
 layout(binding = 5, r32f) uniform readonly imageBuffer Values;     // [0] t, [1] lr
 layout(binding = 6, r32f) uniform readonly imageBuffer Partials;   // Σg² per chunk
-layout(binding = 7, std430) writeonly buffer ThetaOut { vec4 theta_out[]; };
-layout(binding = 8, std430) writeonly buffer GradOut { vec4 grad_out[]; };
-layout(binding = 9, std430) writeonly buffer MOut { vec4 m_out[]; };
-layout(binding = 10, std430) writeonly buffer VOut { vec4 v_out[]; };
+layout(binding = 7, std430) coherent writeonly buffer ThetaOut { vec4 theta_out[]; };
+layout(binding = 8, std430) coherent writeonly buffer GradOut { vec4 grad_out[]; };
+layout(binding = 9, std430) coherent writeonly buffer MOut { vec4 m_out[]; };
+layout(binding = 10, std430) coherent writeonly buffer VOut { vec4 v_out[]; };
 layout(push_constant) uniform Push {
     uint n4, kind, regen, flags;
     float beta1, beta2, a, b, eps, weight_decay, max_norm, lambda;

@@ -3,9 +3,10 @@
 layout(local_size_x_id = 0) in;
 layout(binding = 0, rgba32f) uniform readonly imageBuffer X;
 // y is read through a texel view (1) and written through a storage buffer
-// on the same memory (2), the faster pair on lavapipe (docs/runtime.md).
-layout(binding = 1, rgba32f) uniform readonly imageBuffer Y;
-layout(binding = 2, std430) writeonly buffer YOut { vec4 y_out[]; };
+// on the same memory (2), the faster pair on lavapipe (docs/runtime.md);
+// coherent, as optim.comp's pairs, so the read is ordered before the write.
+layout(binding = 1, rgba32f) uniform coherent readonly imageBuffer Y;
+layout(binding = 2, std430) coherent writeonly buffer YOut { vec4 y_out[]; };
 layout(push_constant) uniform Push { uint n4, cols, stride4; float a, b; } p;
 
 void main()

@@ -5,7 +5,7 @@
  * 4-float meta row ([0] = size). Each field (and meta) is a view of that
  * tensor, written from the host with vks_tensor_write_rows; the sampling
  * kernel binds the whole tensor once and addresses the fields by offsets,
- * which keeps one dispatch within the runtime's eight bindings. */
+ * which keeps one dispatch within the runtime's bindings (VKS_MAX_BINDINGS). */
 #include "rl/replay.h"
 
 #include <math.h>

@@ -121,7 +121,11 @@ vksac_status vks_tensor_view(vks_tensor *parent, uint64_t offset, uint32_t rows,
         return vks_fail(ctx, VKSAC_E_ARG, "vks_tensor_view: out must not be NULL");
     *out = NULL;
     uint32_t stride = (cols + 3u) & ~3u;
-    uint64_t align = ctx->props.limits.minTexelBufferOffsetAlignment / 4;
+    /* Read through a texel view, written through a storage buffer. */
+    const VkPhysicalDeviceLimits *lim = &ctx->props.limits;
+    uint64_t align = (lim->minTexelBufferOffsetAlignment > lim->minStorageBufferOffsetAlignment
+                          ? lim->minTexelBufferOffsetAlignment
+                          : lim->minStorageBufferOffsetAlignment) / 4;
     uint64_t elems = (uint64_t)rows * stride, have = parent->bytes / 4;
     if (rows == 0 || cols == 0)
         return vks_fail(ctx, VKSAC_E_ARG, "view shape %ux%u: rows and cols must be positive", rows, cols);
