@@ -40,20 +40,20 @@ void continuous(uint r, uvec2 ctr)
         float u = mu + sigma * eps;
         float lo = imageLoad(Bounds, int(j)).x, hi = imageLoad(Bounds, int(sa + j)).x;
         if ((pc.flags & WRITE_CONT) != 0u)
-            A[int(r * sa + j)] = lo + (hi - lo) * 0.5 * (tanh_stable(u) + 1.0);
+            A[r * sa + j] = lo + (hi - lo) * 0.5 * (tanh_stable(u) + 1.0);
         if ((pc.flags & WRITE_AUX) != 0u) {
-            Aux[int(r * sx + j)] = u;
-            Aux[int(r * sx + pc.c + j)] = eps;
+            Aux[r * sx + j] = u;
+            Aux[r * sx + pc.c + j] = eps;
         }
         lp += -0.5 * eps * eps - log(sigma) - HALF_LOG_2PI - 2.0 * (LOG2 - u - softplus(-2.0 * u));
     }
     for (uint j = pc.c; j < sa && (pc.flags & WRITE_CONT) != 0u; j++)
-        A[int(r * sa + j)] = 0.0;
+        A[r * sa + j] = 0.0;
     for (uint j = 2u * pc.c; j < sx && (pc.flags & WRITE_AUX) != 0u; j++)
-        Aux[int(r * sx + j)] = 0.0;
-    LogpC[int(r * 4u)] = lp;
+        Aux[r * sx + j] = 0.0;
+    LogpC[r * 4u] = lp;
     for (uint j = 1u; j < 4u; j++)
-        LogpC[int(r * 4u + j)] = 0.0;
+        LogpC[r * 4u + j] = 0.0;
 }
 
 // Softmax of one head (columns lo..hi−1), returning the chosen column.
@@ -78,13 +78,13 @@ uint head(uint r, uint i, uint lo, uint hi, uvec2 ctr)
     float lse = mx + log(sum);
     for (uint j = lo; j < hi && (pc.flags & WRITE_PROBS) != 0u; j++) {
         float lp = imageLoad(H, int(r * sh + j)).x - lse;
-        P[int(r * sp + j)] = exp(lp);
-        LogP[int(r * sp + j)] = lp;
+        P[r * sp + j] = exp(lp);
+        LogP[r * sp + j] = lp;
     }
     if ((pc.flags & WRITE_CHOICE) != 0u) {
         uint sd = padded(pc.d);
-        Disc[int(r * sd + i)] = float(choice - lo);
-        LogpD[int(r * sd + i)] = imageLoad(H, int(r * sh + choice)).x - lse;
+        Disc[r * sd + i] = float(choice - lo);
+        LogpD[r * sd + i] = imageLoad(H, int(r * sh + choice)).x - lse;
     }
     return choice;
 }
@@ -101,11 +101,11 @@ void main()
         head(r, i, uint(imageLoad(Segs, int(i)).x), uint(imageLoad(Segs, int(i + 1u)).x), ctr);
     uint sp = padded(pc.nsum), sd = padded(pc.d);
     for (uint j = pc.nsum; j < sp && (pc.flags & WRITE_PROBS) != 0u; j++) {
-        P[int(r * sp + j)] = 0.0;
-        LogP[int(r * sp + j)] = 0.0;
+        P[r * sp + j] = 0.0;
+        LogP[r * sp + j] = 0.0;
     }
     for (uint j = pc.d; j < sd && (pc.flags & WRITE_CHOICE) != 0u; j++) {
-        Disc[int(r * sd + j)] = 0.0;
-        LogpD[int(r * sd + j)] = 0.0;
+        Disc[r * sd + j] = 0.0;
+        LogpD[r * sd + j] = 0.0;
     }
 }

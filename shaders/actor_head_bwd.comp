@@ -32,7 +32,7 @@ void main()
         float t = tanh_stable(u);
         float lo = imageLoad(Bounds, int(j)).x, hi = imageLoad(Bounds, int(sa + j)).x;
         float du = ga * 0.5 * (hi - lo) * (1.0 - t * t) + glp * 2.0 * t;
-        DH[int(r * sh + pc.nsum + j)] = du;
-        DH[int(r * sh + pc.nsum + pc.c + j)] = (du * eps - glp / sigma) * dsig;
+        DH[r * sh + pc.nsum + j] = du;
+        DH[r * sh + pc.nsum + pc.c + j] = (du * eps - glp / sigma) * dsig;
     }
 }

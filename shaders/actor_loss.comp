@@ -39,7 +39,7 @@ float reduce_and_grad(uint r, uint q0, float scale)
         for (uint c = 0u; c < pc.n; c++)
             for (uint a = 0u; a < pc.m; a++) {
                 sum += imageLoad(Q, int(q_index(c, r, q0 + a))).x;
-                DQ[int(q_index(c, r, q0 + a))] = scale * w;
+                DQ[q_index(c, r, q0 + a)] = scale * w;
             }
         return sum * w;
     }
@@ -53,7 +53,7 @@ float reduce_and_grad(uint r, uint q0, float scale)
         }
     }
     if (pc.mode == 0u) {
-        DQ[int(q_index(arg, r, q0))] = scale;
+        DQ[q_index(arg, r, q0)] = scale;
         return lo;
     }
     float wsum = 0.0, qsum = 0.0;
@@ -65,7 +65,7 @@ float reduce_and_grad(uint r, uint q0, float scale)
     float qt = qsum / wsum;
     for (uint c = 0u; c < pc.n; c++) {
         float q = imageLoad(Q, int(q_index(c, r, q0))).x, w = exp(-(q - lo) / pc.tau) / wsum;
-        DQ[int(q_index(c, r, q0))] = scale * w * (1.0 - (q - qt) / pc.tau);
+        DQ[q_index(c, r, q0)] = scale * w * (1.0 - (q - qt) / pc.tau);
     }
     return qt;
 }
@@ -79,7 +79,7 @@ void main()
     for (uint r = t; r < pc.rows; r += wg) {
         for (uint c = 0u; c < pc.n; c++)
             for (uint col = 0u; col < sq; col++)
-                DQ[int(q_index(c, r, col))] = 0.0;
+                DQ[q_index(c, r, col)] = 0.0;
         if (pc.hasc != 0u) {
             float lpc = imageLoad(LogpC, int(r * 4u)).x;
             loss += (alpha * lpc - reduce_and_grad(r, 0u, -1.0 / b)) / b;
@@ -103,11 +103,11 @@ void main()
             // Softmax backward: dx = p(dp − Σp·dp) + dlogp − p·Σdlogp, dlogp = αp/B.
             for (uint col = lo; col < hi; col++) {
                 float p = imageLoad(P, int(r * sp + col)).x;
-                DH[int(r * sh + col)] = p * (dps[col - lo] - s_pdp) + alpha * p / b - p * s_dlp;
+                DH[r * sh + col] = p * (dps[col - lo] - s_pdp) + alpha * p / b - p * s_dlp;
             }
         }
         for (uint col = pc.nsum + 2u * pc.c; col < sh; col++)
-            DH[int(r * sh + col)] = 0.0;
+            DH[r * sh + col] = 0.0;
     }
     red[0][t] = loss;
     red[1][t] = ent;

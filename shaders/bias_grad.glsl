@@ -8,9 +8,9 @@ void bias_grad(uint n0, uint count)
     uint z = gl_WorkGroupID.z, dyo = z * (p.zdy / 4u), dbo = z * (p.zdb / 4u);
     uint t1 = min((n0 + count) / 4u, p.lddy4);
     for (uint t = n0 / 4u; t < t1; t++) {
-        vec4 acc = p.accumulate != 0u ? DB[int(dbo + t)] : vec4(0.0);
+        vec4 acc = p.accumulate != 0u ? DB[dbo + t] : vec4(0.0);
         for (uint m = 0u; m < p.M; m++)
             acc += imageLoad(DY, int(dyo + m * p.lddy4 + t));
-        DB[int(dbo + t)] = acc;
+        DB[dbo + t] = acc;
     }
 }

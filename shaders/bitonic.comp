@@ -64,10 +64,10 @@ void global_step()
             break;   // later pairs start later still
         if (e.y >= p.n)
             continue;
-        vec3 a = key_of(Order[int(e.x)]), b = key_of(Order[int(e.y)]);
+        vec3 a = key_of(Order[e.x]), b = key_of(Order[e.y]);
         if (after(a, b)) {
-            Order[int(e.x)] = b.z;
-            Order[int(e.y)] = a.z;
+            Order[e.x] = b.z;
+            Order[e.y] = a.z;
         }
     }
 }
@@ -79,7 +79,7 @@ void block_steps()
     for (uint blk = gl_WorkGroupID.x; blk < blocks; blk += gl_NumWorkGroups.x) {
         uint base = blk * size, live = min(size, p.n - base);
         for (uint s = l; s < live; s += gl_WorkGroupSize.x)
-            key[s] = key_of(Order[int(base + s)]);
+            key[s] = key_of(Order[base + s]);
         barrier();
         for (uint kk = p.k; kk <= p.k_end; kk <<= 1u) {
             for (uint jj = kk == p.k ? p.j : kk >> 1u; jj > 0u; jj >>= 1u) {
@@ -94,7 +94,7 @@ void block_steps()
             }
         }
         for (uint s = l; s < live; s += gl_WorkGroupSize.x)
-            Order[int(base + s)] = key[s].z;
+            Order[base + s] = key[s].z;
         barrier();   // the next block reuses key[]
     }
 }

@@ -29,7 +29,7 @@ float part(uint c, uint r, uint q0, uint y0, out float qmean)
     qmean = 0.0;
     if (pc.quantiled == 0u) {
         float q = imageLoad(Q, int(row + q0)).x, e = q - imageLoad(Y, int(r * sy + y0)).x;
-        DQ[int(row + q0)] = 2.0 * e / b;
+        DQ[row + q0] = 2.0 * e / b;
         qmean = q;
         return e * e / b;
     }
@@ -43,7 +43,7 @@ float part(uint c, uint r, uint q0, uint y0, out float qmean)
             loss += w * huber(u) * norm;
             g -= w * huber_grad(u) * norm;
         }
-        DQ[int(row + q0 + a)] = g;
+        DQ[row + q0 + a] = g;
         qmean += theta / float(pc.m);
     }
     return loss;
@@ -57,7 +57,7 @@ void main()
     for (uint r = t; r < pc.rows; r += wg) {
         for (uint c = 0u; c < pc.n; c++)
             for (uint col = 0u; col < sq; col++)
-                DQ[int((c * pc.bp + r) * sq + col)] = 0.0;
+                DQ[(c * pc.bp + r) * sq + col] = 0.0;
         for (uint c = 0u; c < pc.n; c++) {
             float qm;
             if (pc.hasc != 0u) {

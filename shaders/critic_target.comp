@@ -78,9 +78,9 @@ void main()
         if (tqc) {
             pool_sorted(r, 0u);
             for (uint j = 0u; j < pc.k; j++)
-                Y[int(r * sy + j)] = base + disc * (atoms[j] - alpha * lpc);
+                Y[r * sy + j] = base + disc * (atoms[j] - alpha * lpc);
         } else {
-            Y[int(r * sy)] = base + disc * (reduce(r, 0u) - alpha * lpc);
+            Y[r * sy] = base + disc * (reduce(r, 0u) - alpha * lpc);
         }
     }
     for (uint i = 0u; i < pc.d; i++) {
@@ -99,8 +99,8 @@ void main()
             }
         }
         for (uint j = 0u; j < pc.k; j++)
-            Y[int(r * sy + (pc.hasc + i) * pc.k + j)] = base + disc * acc[j];
+            Y[r * sy + (pc.hasc + i) * pc.k + j] = base + disc * acc[j];
     }
     for (uint j = (pc.hasc + pc.d) * pc.k; j < sy; j++)
-        Y[int(r * sy + j)] = 0.0;
+        Y[r * sy + j] = 0.0;
 }

@@ -11,6 +11,6 @@ void main()
     for (uint i = gl_GlobalInvocationID.x; i < total; i += step) {
         uint c = (i % p.stride4) * 4u;
         bvec4 live = lessThan(uvec4(c, c + 1u, c + 2u, c + 3u), uvec4(p.cols));
-        Y[int(i)] = mix(vec4(0.0), vec4(p.value), live);
+        Y[i] = mix(vec4(0.0), vec4(p.value), live);
     }
 }

@@ -65,7 +65,7 @@ void main()
                 break;
             vec4 v = vec4(acc[i][4u * q], acc[i][4u * q + 1u], acc[i][4u * q + 2u], acc[i][4u * q + 3u]);
             v = act_apply(v + bias, act);
-            Y[int(yo + (m0 + i) * p.ldy4 + c / 4u)] = mix(vec4(0.0), v, live);
+            Y[yo + (m0 + i) * p.ldy4 + c / 4u] = mix(vec4(0.0), v, live);
         }
     }
 }

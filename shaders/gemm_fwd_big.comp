@@ -60,8 +60,8 @@ const uint TM = 32u, TN = 16u;
 // Row i's texel q (columns n0 + 4q ..): bias, activation, padding zeros.
 #define STORE(i, q, j0, j1, j2, j3) \
     if (m0 + uint(i) < p.M && n0 + 4u * uint(q) < p.ldy4 * 4u) \
-        Y[int(yo + (m0 + uint(i)) * p.ldy4 + n0 / 4u + uint(q))] = \
-                   finish(vec4(c##i##_##j0, c##i##_##j1, c##i##_##j2, c##i##_##j3), uint(q));
+        Y[yo + (m0 + uint(i)) * p.ldy4 + n0 / 4u + uint(q)] = \
+            finish(vec4(c##i##_##j0, c##i##_##j1, c##i##_##j2, c##i##_##j3), uint(q));
 #define STORE_ROW(i, unused) STORE(i, 0, 0, 1, 2, 3) STORE(i, 1, 4, 5, 6, 7) \
     STORE(i, 2, 8, 9, 10, 11) STORE(i, 3, 12, 13, 14, 15)
 

@@ -74,8 +74,8 @@ void main()
                 v += imageLoad(Bias, int(biaso + min(j, p.N - 1u))).x;
             v = act_apply(vec4(v), act).x;
             if ((p.flags & 8u) != 0u)
-                v += C[int(co + i * p.ldc + j)];
-            C[int(co + i * p.ldc + j)] = j < p.N ? v : 0.0;
+                v += C[co + i * p.ldc + j];
+            C[co + i * p.ldc + j] = j < p.N ? v : 0.0;
         }
     }
 }

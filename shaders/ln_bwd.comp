@@ -146,8 +146,8 @@ void main()
             first_half(q, act, d, dy, xh, g);
             vec4 du = rstd * (g - m.x - xh * m.y) * act_slope(d, act) * s;
             bvec4 live = live4(4u * q, p.n);
-            DU[int(ubase + q)] = mix(vec4(0.0), du, live);
-            Scratch[int(ybase + q)] = mix(vec4(0.0), dy * xh, live);
+            DU[ubase + q] = mix(vec4(0.0), du, live);
+            Scratch[ybase + q] = mix(vec4(0.0), dy * xh, live);
         }
         for (uint q = lx; crelu && in_rows && q < n4; q += lanes) {
             vec4 s = dropout4(drop, lrow, q), d = imageLoad(U, int(ubase + q)) * s, dy, x1, g1, x2, g2;
@@ -155,7 +155,7 @@ void main()
             second_half(q, d, x2, g2);
             vec4 du = rstd * ((g1 - m.x - x1 * m.y) * act_slope(d, act) +
                               (g2 - m.x - x2 * m.y) * crelu_neg_slope(d));
-            DU[int(ubase + q)] = mix(vec4(0.0), du * s, live4(4u * q, p.n));
+            DU[ubase + q] = mix(vec4(0.0), du * s, live4(4u * q, p.n));
         }
 
         // CReLU's scratch, over all 2n columns.
@@ -163,7 +163,7 @@ void main()
             vec4 a = mix(crelu_neg(d_window(int(4u * q) - int(p.n))), max(d_texel(int(q)), 0.0),
                          live4(4u * q, p.n));
             vec4 sc = imageLoad(DY, int(ybase + q)) * ((a - mean) * rstd);
-            Scratch[int(ybase + q)] = mix(vec4(0.0), sc, live4(4u * q, 2u * p.n));
+            Scratch[ybase + q] = mix(vec4(0.0), sc, live4(4u * q, 2u * p.n));
         }
     }
 }

@@ -98,12 +98,12 @@ void main()
     // costs one per row.
     for (uint r = gl_WorkGroupID.x; r < p.rows; r += gl_NumWorkGroups.x) {
         for (uint q = lx; !back && !crelu && q < ld; q += lanes)
-            Out[int(r * ld + q)] = forward(r, q, act);
+            Out[r * ld + q] = forward(r, q, act);
         for (uint q = lx; !back && crelu && q < ld; q += lanes)
-            Out[int(r * ld + q)] = forward_crelu(r, q);
+            Out[r * ld + q] = forward_crelu(r, q);
         for (uint q = lx; back && !crelu && q < ld; q += lanes)
-            Out[int(r * ld + q)] = backward(r, q, act);
+            Out[r * ld + q] = backward(r, q, act);
         for (uint q = lx; back && crelu && q < ld; q += lanes)
-            Out[int(r * ld + q)] = backward_crelu(r, q);
+            Out[r * ld + q] = backward_crelu(r, q);
     }
 }

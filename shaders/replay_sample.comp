@@ -39,7 +39,7 @@ layout(push_constant) uniform Push {
             vec4 v = live ? imageLoad(Store, int((OFF) + slot * s4 + q)) : vec4(0.0);       \
             uint c0 = 4u * q;                                                               \
             bvec4 in_row = lessThan(uvec4(c0, c0 + 1u, c0 + 2u, c0 + 3u), uvec4(COLS));     \
-            OUT[int(b * s4 + q)] = mix(vec4(0.0), v, in_row);                               \
+            OUT[b * s4 + q] = mix(vec4(0.0), v, in_row);                                    \
         }                                                                                   \
     }
 

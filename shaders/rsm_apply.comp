@@ -20,6 +20,6 @@ void main()
         vec4 sd = max(sqrt(imageLoad(Stats, int(pc.stride4 + c))), vec4(1e-5));
         uint c0 = 4u * c;
         bvec4 live = lessThan(uvec4(c0, c0 + 1u, c0 + 2u, c0 + 3u), uvec4(pc.cols));
-        Y[int(i)] = mix(vec4(0.0), x / sd, live);
+        Y[i] = mix(vec4(0.0), x / sd, live);
     }
 }

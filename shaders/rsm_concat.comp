@@ -25,6 +25,6 @@ void main()
         } else if (c < pc.s + pc.c) {
             v = imageLoad(A, int(r * sa + c - pc.s)).x;
         }
-        X[int(i)] = v;
+        X[i] = v;
     }
 }

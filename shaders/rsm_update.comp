@@ -16,17 +16,17 @@ void main()
         vec4 sum = vec4(0.0);
         for (uint r = 0u; r < pc.rows; r++)
             sum += imageLoad(X, int(r * pc.stride4 + c));
-        vec4 mu = Stats[int(c)];
-        vec4 var = Stats[int(pc.stride4 + c)];
-        vec4 t = Stats[int(2u * pc.stride4 + c)];
+        vec4 mu = Stats[c];
+        vec4 var = Stats[pc.stride4 + c];
+        vec4 t = Stats[2u * pc.stride4 + c];
         vec4 delta = sum / float(pc.rows) - mu;
         mu += delta / t;
         var = (t - 1.0) / t * (var + delta * delta / t);
         t += 1.0;
         uint c0 = 4u * c;
         bvec4 live = lessThan(uvec4(c0, c0 + 1u, c0 + 2u, c0 + 3u), uvec4(pc.cols));
-        Stats[int(c)] = mix(vec4(0.0), mu, live);
-        Stats[int(pc.stride4 + c)] = mix(vec4(0.0), var, live);
-        Stats[int(2u * pc.stride4 + c)] = mix(vec4(0.0), t, live);
+        Stats[c] = mix(vec4(0.0), mu, live);
+        Stats[pc.stride4 + c] = mix(vec4(0.0), var, live);
+        Stats[2u * pc.stride4 + c] = mix(vec4(0.0), t, live);
     }
 }

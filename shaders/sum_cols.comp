@@ -12,9 +12,9 @@ void main()
     uint step = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
     uint xo = gl_WorkGroupID.z * (p.zx / 4u), oo = gl_WorkGroupID.z * (p.zout / 4u);
     for (uint c = gl_GlobalInvocationID.x; c < p.stride4; c += step) {
-        vec4 acc = p.accumulate != 0u ? Out[int(oo + c)] : vec4(0.0);
+        vec4 acc = p.accumulate != 0u ? Out[oo + c] : vec4(0.0);
         for (uint i = 0u; i < p.rows; i++)
             acc += imageLoad(X, int(xo + i * p.stride4 + c));
-        Out[int(oo + c)] = acc;
+        Out[oo + c] = acc;
     }
 }

@@ -17,8 +17,8 @@ void main()
                 acc += imageLoad(X, int(i * p.stride4 + c));
             s = (acc.x + acc.y) + (acc.z + acc.w);
             if (p.accumulate != 0u)
-                s += Out[int(i)];
+                s += Out[i];
         }
-        Out[int(i)] = s;
+        Out[i] = s;
     }
 }

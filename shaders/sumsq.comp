@@ -28,5 +28,5 @@ void main()
         barrier();
     }
     if (l == 0u)
-        Partials[int(w)] = part[0];
+        Partials[w] = part[0];
 }

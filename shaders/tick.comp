@@ -21,7 +21,7 @@ void main()
         float v = Values[i] + ((p.add_mask & bit) != 0u ? 1.0 : 0.0);
         if ((p.carry_mask & bit) != 0u && v >= WRAP) {
             v -= WRAP;
-            Values[i + 1] = (vec4(Values[i + 1]) + 1.0).x;
+            Values[i + 1] += 1.0;
         }
         Values[i] = v;
     }
