@@ -266,6 +266,8 @@ static vksac_status record_update(vks_seq *seq, nn_optim *o)
             (c->max_grad_norm > 0.0f ? 1u : 0u) | (c->zero_grad ? 2u : 0u),
             c->beta1, c->beta2, c->a, c->b, c->eps, c->weight_decay, c->max_grad_norm, c->regen_lambda,
             o->npartials};
+    /* θ, g, m, v read through views, then the same four written through
+     * buffers (shaders/optim.comp). */
     const vks_tensor *ops[] = {p->flat[NN_THETA], p->flat[NN_GRAD], p->flat[NN_M], p->flat[NN_V],
                                p->flat[NN_THETA0], o->values, c->max_grad_norm > 0.0f ? o->partials : NULL,
                                p->flat[NN_THETA], p->flat[NN_GRAD], p->flat[NN_M], p->flat[NN_V]};

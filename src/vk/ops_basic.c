@@ -107,7 +107,7 @@ vksac_status vks_scale_add(vks_seq *s, vks_tensor *y, float a, const vks_tensor 
     VKS_TRY(vks_need_tensor(ctx, x, "vks_scale_add", "x"));
     VKS_TRY(vks_need_shape(ctx, x, y->rows, y->cols, "vks_scale_add", "x"));
     struct { uint32_t n4, cols, stride4; float a, b; } pc = {y->rows * (y->stride / 4), y->cols, y->stride / 4, a, b};
-    const vks_tensor *ops[] = {x, y, y};
+    const vks_tensor *ops[] = {x, y, y};   /* y read through a view, written through a buffer */
     return vks_launch(s, VKS_K_SCALE_ADD, ops, &pc, sizeof pc, vks_groups_1d(ctx, VKS_K_SCALE_ADD, pc.n4), 1, 1);
 }
 
