@@ -92,9 +92,8 @@ vksac_status nn_fused_push_init(vks_ctx *ctx, const char *fn, const vks_tensor *
 
 uint32_t nn_row_groups(const vks_ctx *ctx, uint32_t rows)
 {
-    uint32_t cap = vks_ctx_cpu_threads(ctx);
-    if (cap == 0)
-        cap = 4096;
+    uint32_t threads = vks_ctx_cpu_threads(ctx);
+    uint32_t cap = threads == 0 ? 4096 : threads > 1 ? 4 * threads : 1;
     return rows < 1 ? 1 : rows > cap ? cap : rows;
 }
 
