@@ -40,13 +40,19 @@ int th_parse_args(int argc, char **argv, const char *base)
             th.opts.no_push_descriptors = 1;
         else if (strcmp(argv[i], "--gpu-grids") == 0)
             th.opts.gpu_grids = 1;
+        else if (strncmp(argv[i], "--cpu-threads=", 14) == 0 && atoi(argv[i] + 14) > 0)
+            th.opts.cpu_threads = atoi(argv[i] + 14);
         else {
-            fprintf(stderr, "unknown argument %s (use --variant=N, --no-push, --gpu-grids)\n", argv[i]);
+            fprintf(stderr, "unknown argument %s (use --variant=N, --no-push, --gpu-grids, --cpu-threads=N)\n",
+                    argv[i]);
             return -1;
         }
     }
-    snprintf(th.group_name, sizeof th.group_name, "%s variant=%d%s%s", base, th.opts.gemm_variant,
-             th.opts.no_push_descriptors ? " no-push" : "", th.opts.gpu_grids ? " gpu-grids" : "");
+    char threads[32] = "";
+    if (th.opts.cpu_threads)
+        snprintf(threads, sizeof threads, " cpu-threads=%d", th.opts.cpu_threads);
+    snprintf(th.group_name, sizeof th.group_name, "%s variant=%d%s%s%s", base, th.opts.gemm_variant,
+             th.opts.no_push_descriptors ? " no-push" : "", th.opts.gpu_grids ? " gpu-grids" : "", threads);
     return 0;
 }
 
@@ -116,6 +122,11 @@ int th_group_setup(void **state)
      * tested on lavapipe too (vks_ctx_cpu_threads). */
     if (th.opts.gpu_grids)
         ctx->cpu_threads = 0;
+    /* White-box too: the grids chosen for that many lavapipe workers (the
+     * row kernels' several workgroups of rows, nn_row_groups), whatever
+     * threads lavapipe really runs. Only meaningful on a CPU device. */
+    if (th.opts.cpu_threads && ctx->cpu_threads)
+        ctx->cpu_threads = (uint32_t)th.opts.cpu_threads;
     th.ctx = ctx;
     return 0;
 }

@@ -27,6 +27,7 @@ typedef struct th_opts {
     int gemm_variant;         /* vksac_context_config.gemm_variant */
     int no_push_descriptors;  /* vksac_context_config.no_push_descriptors */
     int gpu_grids;            /* "--gpu-grids": a CPU device runs the GPU specializations */
+    int cpu_threads;          /* "--cpu-threads=N": a CPU device takes the grids for N workers */
 } th_opts;
 
 typedef struct th_env {
@@ -38,7 +39,7 @@ typedef struct th_env {
 
 extern th_env th;
 
-/* Parses "--variant=N", "--no-push" and "--gpu-grids" into th.opts and names the group
+/* Parses "--variant=N", "--no-push", "--gpu-grids" and "--cpu-threads=N" into th.opts and names the group
  * `base` plus the options. Returns 0, or -1 on an unknown argument. */
 int th_parse_args(int argc, char **argv, const char *base);
 

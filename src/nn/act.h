@@ -25,15 +25,16 @@ vksac_status nn_act_check(vks_ctx *ctx, nn_act act, const char *fn);
 vksac_status nn_fused_push_init(vks_ctx *ctx, const char *fn, const vks_tensor *x, nn_act act,
                                 const nn_dropout *drop, nn_fused_push *pc, const vks_tensor **values);
 
-/* Workgroups for kernels that take rows in a grid-stride loop, at least
- * one row per workgroup (src/nn's row kernels): one per row up to 4096,
- * which fills any GPU. On a CPU device few: a workgroup costs ~0.4 µs of
- * set-up on lavapipe (1.0 of the 2.9 ms the 24 ln_fwd of a `small` update
- * took with one per row). One on the submitting thread; with lavapipe
+/* Workgroups for kernels that take rows in a grid-stride loop (src/nn's
+ * row kernels): one per row up to 4096, which fills any GPU. On a CPU
+ * device few: a workgroup costs ~0.4 µs of set-up on lavapipe (1.0 of the
+ * 2.9 ms the 24 ln_fwd of a `small` update took with one per row). One on
+ * the submitting thread or a single worker; with two or more lavapipe
  * workers four per worker, which measured faster than one (ms per update,
- * 2 workers, best of 4-6 interleaved runs: hybrid 23.2 → 20.7, cheetah
- * 98.8 → 94.6, pendulum 52.0 → 50.8, small 6.0 → 5.6; eight or sixteen
- * per worker no better). The loop covers the rest. */
+ * 2 workers, best of 3-6 runs interleaved with one per worker: hybrid
+ * 22.7-23.2 → 20.4-21.3, cheetah 98.8-99.4 → 94.6-95.4, pendulum 52.0 →
+ * 50.8, small 6.0 → 5.5-5.6; eight or sixteen per worker no better). Never
+ * more than `rows`. The loop covers the rest. */
 uint32_t nn_row_groups(const vks_ctx *ctx, uint32_t rows);
 
 #endif

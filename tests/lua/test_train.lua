@@ -93,16 +93,17 @@ T.case("Ctrl-C checkpoints and resumes exactly", function()
   local straight = vksac.train(opts{total_steps = 500})
   local o = opts{total_steps = 500, checkpoint = path("c.safetensors"), callback = function(e)
     if e.kind ~= "episode" or e.episode ~= 1 then return end
-    -- In the background: system() ignores SIGINT in its caller while it waits.
-    os.execute("(sleep 0.05; kill -INT $PPID) &")
+    -- In the background, and late enough that system() has returned: it
+    -- ignores SIGINT in its caller while it waits.
+    os.execute("(sleep 0.5; kill -INT $PPID) &")
     -- Wait for the signal here, so the step the loop stops at does not
     -- depend on how long the evaluation after this episode takes.
-    local deadline = os.clock() + 10
-    while not core.interrupted() and os.clock() < deadline do end
+    local deadline = core.clock() + 10
+    while not core.interrupted() and core.clock() < deadline do end
   end}
   local r = vksac.train(o)
   T.eq(r.interrupted, true)
-  T.eq(r.steps, 200, "stopped at the step after the signal")
+  T.eq(r.steps, 200, "stopped at the step the signal came in")
   o.resume, o.callback = path("c.safetensors"), nil
   local resumed = vksac.train(o)
   T.eq(resumed.steps, 500)
