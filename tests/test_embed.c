@@ -162,6 +162,12 @@ static void test_errors_reach_the_host(void **state)
     if (strcmp(lua_tostring(L, -2), "llvmpipe") == 0)
         assert_int_equal(strncmp(lua_tostring(L, -1), "Mesa ", 5), 0);
     lua_pop(L, 2);
+    /* vksac.devices() describes the device in use the same way. */
+    run(L, "local d = vksac.device(); local e = vksac.devices()[d.index + 1]\n"
+           "return e.name == d.name and e.driver == d.driver and e.driver_version == d.driver_version\n"
+           "  and type(e.preferred) == 'boolean'");
+    assert_true(lua_toboolean(L, -1));
+    lua_pop(L, 1);
 }
 
 /* init{} options are taken when the context is made. */

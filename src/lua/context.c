@@ -126,28 +126,36 @@ static int l_init(lua_State *L)
     return 0;
 }
 
-/* vksac.device() → table describing the context's device. */
+/* Pushes {index, name, type, driver, driver_version}: a device as
+ * vksac.device() and vksac.devices() describe it. */
+static void push_device(lua_State *L, const vksac_device_info *d)
+{
+    lua_createtable(L, 0, 6);
+    lua_pushinteger(L, d->index);
+    lua_setfield(L, -2, "index");
+    lua_pushstring(L, d->name);
+    lua_setfield(L, -2, "name");
+    lua_pushstring(L, d->type);
+    lua_setfield(L, -2, "type");
+    lua_pushstring(L, d->driver);
+    lua_setfield(L, -2, "driver");
+    lua_pushstring(L, d->driver_version);
+    lua_setfield(L, -2, "driver_version");
+}
+
+/* vksac.device() → the context's device (push_device). */
 static int l_device(lua_State *L)
 {
     vl_ctx *c = vl_context(L);
     vksac_device_info d;
     if (vksac_context_device(c->handle, &d) != VKSAC_OK)
         return vl_fail(L, c, "device");
-    lua_createtable(L, 0, 5);
-    lua_pushstring(L, d.name);
-    lua_setfield(L, -2, "name");
-    lua_pushstring(L, d.type);
-    lua_setfield(L, -2, "type");
-    lua_pushstring(L, d.driver);
-    lua_setfield(L, -2, "driver");
-    lua_pushstring(L, d.driver_version);
-    lua_setfield(L, -2, "driver_version");
-    lua_pushinteger(L, d.index);
-    lua_setfield(L, -2, "index");
+    push_device(L, &d);
     return 1;
 }
 
-/* vksac.devices() → list of {index, name, type, driver, preferred}. */
+/* vksac.devices() → list of every device (push_device), each with
+ * `preferred`: the one taken when nothing names a device. */
 static int l_devices(lua_State *L)
 {
     vksac_device_info info[16];
@@ -160,15 +168,7 @@ static int l_devices(lua_State *L)
     }
     lua_createtable(L, n < 16 ? n : 16, 0);
     for (int i = 0; i < n && i < 16; i++) {
-        lua_createtable(L, 0, 5);
-        lua_pushinteger(L, info[i].index);
-        lua_setfield(L, -2, "index");
-        lua_pushstring(L, info[i].name);
-        lua_setfield(L, -2, "name");
-        lua_pushstring(L, info[i].type);
-        lua_setfield(L, -2, "type");
-        lua_pushstring(L, info[i].driver);
-        lua_setfield(L, -2, "driver");
+        push_device(L, &info[i]);
         lua_pushboolean(L, info[i].preferred);
         lua_setfield(L, -2, "preferred");
         lua_rawseti(L, -2, i + 1);
