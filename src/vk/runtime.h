@@ -57,9 +57,9 @@ vksac_status vks_tensor_create(vks_ctx *ctx, uint32_t rows, uint32_t cols, vks_t
 /* A rows×cols tensor (usual padded stride) aliasing the parent's storage
  * from float `offset` on. The offset must be a multiple of 4 floats and of
  * the device's texel-buffer and storage-buffer offset alignments; a
- * multiple of 64 floats suits every device. Its padding
- * must be zero like any tensor's. The parent must outlive the view;
- * destroying a view frees no memory. Flat parameter buffers use views. */
+ * multiple of 64 floats suits every device. Its padding must be zero like
+ * any tensor's. The parent must outlive the view; destroying a view frees
+ * no memory. Flat parameter buffers use views. */
 vksac_status vks_tensor_view(vks_tensor *parent, uint64_t offset, uint32_t rows, uint32_t cols,
                              vks_tensor **out);
 void vks_tensor_destroy(vks_tensor *t);
