@@ -3,13 +3,20 @@
 // dW (N×K) (+)= dYᵀ · X, dY M×N, X M×K, as gemm_dw.comp, for large
 // outputs on CPU devices: each invocation owns a 32×16 block of dW (rows
 // n0.., columns k0..), written out with macros for the reasons given in
-// gemm_fwd_big.comp. Per batch row m: dY's 8 texels of the block first,
-// then each of X's 4 texels against all of them (30 against 23 GFLOP/s for
-// gemm_dw.comp at 256×512×256 on lavapipe 22.3 when written; since gemm_dw
-// takes four batch rows per step both run ~28, and Mesa 25 runs this one
-// slower: src/vk/tuning.c, vks_big_gemm_forms. Four batch rows per step
-// here measured no better). Same
-// arithmetic, in the same order per element, as gemm_dw.comp.
+// gemm_fwd_big.comp. Two batch rows m, m + 1 per step: dY's 8 texels of
+// the block for each first, then each of X's 4 texel pairs against all of
+// them.
+//
+// The accumulators are scalars, each taking both rows' terms in one
+// expression. lavapipe writes a loop's accumulators back to memory through
+// the lane mask; a vec4 accumulator was written back after every term
+// (read off the JIT code), so one batch row per step paid a load, a blend
+// and a store per multiply-add. Measured on lavapipe 22.3 (one thread,
+// GFLOP/s, 256×512×256, 256×256×512, 512×256×256): vec4, one row 30-31;
+// scalars, two rows 38-42; scalars, four rows 32-34 (their operands
+// spill). Rows past M in the last step add 0·0 (both operands selected to
+// zero, so an Inf cannot make a NaN). Same arithmetic, in the same order
+// per element, as gemm_dw.comp.
 layout(local_size_x_id = 0, local_size_y_id = 1) in;
 layout(binding = 0, rgba32f) uniform readonly imageBuffer DY;
 layout(binding = 1, rgba32f) uniform readonly imageBuffer X;
@@ -24,26 +31,31 @@ layout(push_constant) uniform Push { uint M, N, K, lddy4, ldx4, lddw4, accumulat
 const uint TM = 32u, TN = 16u;
 
 // ROWS(F, q) applies F to each of the 32 rows of the block, naming the dY
-// value that row takes: row 4r + e is component e of dY texel r.
-#define ROWS(F, q) F(0, d0.x, q) F(1, d0.y, q) F(2, d0.z, q) F(3, d0.w, q) \
-    F(4, d1.x, q) F(5, d1.y, q) F(6, d1.z, q) F(7, d1.w, q) \
-    F(8, d2.x, q) F(9, d2.y, q) F(10, d2.z, q) F(11, d2.w, q) \
-    F(12, d3.x, q) F(13, d3.y, q) F(14, d3.z, q) F(15, d3.w, q) \
-    F(16, d4.x, q) F(17, d4.y, q) F(18, d4.z, q) F(19, d4.w, q) \
-    F(20, d5.x, q) F(21, d5.y, q) F(22, d5.z, q) F(23, d5.w, q) \
-    F(24, d6.x, q) F(25, d6.y, q) F(26, d6.z, q) F(27, d6.w, q) \
-    F(28, d7.x, q) F(29, d7.y, q) F(30, d7.z, q) F(31, d7.w, q)
+// texel and component that row takes: row 4r + e is component e of dY
+// texel r (d<r> for row m, f<r> for row m + 1).
+#define ROWS(F, q) F(0, 0, x, q) F(1, 0, y, q) F(2, 0, z, q) F(3, 0, w, q) \
+    F(4, 1, x, q) F(5, 1, y, q) F(6, 1, z, q) F(7, 1, w, q) \
+    F(8, 2, x, q) F(9, 2, y, q) F(10, 2, z, q) F(11, 2, w, q) \
+    F(12, 3, x, q) F(13, 3, y, q) F(14, 3, z, q) F(15, 3, w, q) \
+    F(16, 4, x, q) F(17, 4, y, q) F(18, 4, z, q) F(19, 4, w, q) \
+    F(20, 5, x, q) F(21, 5, y, q) F(22, 5, z, q) F(23, 5, w, q) \
+    F(24, 6, x, q) F(25, 6, y, q) F(26, 6, z, q) F(27, 6, w, q) \
+    F(28, 7, x, q) F(29, 7, y, q) F(30, 7, z, q) F(31, 7, w, q)
 
-// Accumulators c<i>_<q>: row n0 + i, columns k0 + 4q .. k0 + 4q + 3.
-#define DECL_C(i, d, q) vec4 c##i##_##q = vec4(0.0);
-#define LOAD_D(r) vec4 d##r = imageLoad(DY, mrow_dy + dycol##r);
+// Accumulators c<i>_<q><ch>: row n0 + i, column k0 + 4q + (x, y, z, w).
+#define DECL_C(i, r, e, q) float c##i##_##q##x = 0.0, c##i##_##q##y = 0.0, c##i##_##q##z = 0.0, c##i##_##q##w = 0.0;
+#define LOAD_D(r) vec4 d##r = imageLoad(DY, mrow_dy + dycol##r); \
+    vec4 f##r = mix(vec4(0.0), imageLoad(DY, mrow_dy1 + dycol##r), in1);
 #define DECL_DYCOL(r) int dycol##r = int(dyo + min(n0 / 4u + uint(r), p.lddy4 - 1u));
-#define AXPY(i, d, q) c##i##_##q += d * x;
-#define X_STEP(q) { vec4 x = imageLoad(X, mrow_x + xcol##q); ROWS(AXPY, q) }
+#define AXPY1(i, r, e, q, ch) c##i##_##q##ch = (c##i##_##q##ch + d##r.e * x.ch) + f##r.e * y.ch;
+#define AXPY(i, r, e, q) AXPY1(i, r, e, q, x) AXPY1(i, r, e, q, y) AXPY1(i, r, e, q, z) AXPY1(i, r, e, q, w)
+#define X_STEP(q) { vec4 x = imageLoad(X, mrow_x + xcol##q), y = mix(vec4(0.0), imageLoad(X, mrow_x1 + xcol##q), in1); \
+    ROWS(AXPY, q) }
 #define STORE(i, q) \
     if (n0 + uint(i) < p.N && k0 + 4u * uint(q) < p.lddw4 * 4u) \
-        store(int(dwo + (n0 + uint(i)) * p.lddw4 + k0 / 4u + uint(q)), c##i##_##q, k0 + 4u * uint(q));
-#define STORE_ROW(i, d, unused) STORE(i, 0) STORE(i, 1) STORE(i, 2) STORE(i, 3)
+        store(int(dwo + (n0 + uint(i)) * p.lddw4 + k0 / 4u + uint(q)), \
+              vec4(c##i##_##q##x, c##i##_##q##y, c##i##_##q##z, c##i##_##q##w), k0 + 4u * uint(q));
+#define STORE_ROW(i, r, e, unused) STORE(i, 0) STORE(i, 1) STORE(i, 2) STORE(i, 3)
 
 uint dwo;
 
@@ -71,8 +83,11 @@ void main()
     int xcol2 = int(xo + min(k0 / 4u + 2u, p.ldx4 - 1u)), xcol3 = int(xo + min(k0 / 4u + 3u, p.ldx4 - 1u));
     ROWS(DECL_C, 0) ROWS(DECL_C, 1) ROWS(DECL_C, 2) ROWS(DECL_C, 3)
 
-    for (uint m = 0u; m < p.M; m++) {
+    for (uint m = 0u; m < p.M; m += 2u) {
+        uint m1 = min(m + 1u, p.M - 1u);
+        bvec4 in1 = bvec4(m + 1u < p.M);
         int mrow_dy = int(m * p.lddy4), mrow_x = int(m * p.ldx4);
+        int mrow_dy1 = int(m1 * p.lddy4), mrow_x1 = int(m1 * p.ldx4);
         LOAD_D(0) LOAD_D(1) LOAD_D(2) LOAD_D(3) LOAD_D(4) LOAD_D(5) LOAD_D(6) LOAD_D(7)
         X_STEP(0) X_STEP(1) X_STEP(2) X_STEP(3)
     }
