@@ -23,9 +23,10 @@ static long llvmpipe_mesa_major(const char *driver, const char *driver_info)
 
 /* The GEMM forms whose 32×16 blocks (gemm_*_big.comp) beat the 8×8 ones.
  * Measured on lavapipe (256×512×256, one thread, GFLOP/s big vs 8×8): Mesa
- * 22.3 forward 35 vs 20, dX 27 vs 24, dW 28 vs 28; Mesa 25.0, whose
- * llvmpipe calls a function for every texel load, forward 12 vs 18-22, dX
- * 25 vs 22, dW 15 vs 24. (GPUs run the tiled GEMM unless told otherwise.) */
+ * 22.3 forward 35-36 vs 16-20, dX 29-30 vs 25, dW 38-39 vs 29-30; Mesa
+ * 25.0, whose llvmpipe calls a function for every texel load, forward 13
+ * vs 23-24, dX 28 vs 26, dW 22 vs 27. (GPUs run the tiled GEMM unless told
+ * otherwise.) */
 uint32_t vks_big_gemm_forms(const char *driver, const char *driver_info)
 {
     const uint32_t all = VKS_GEMM_FWD | VKS_GEMM_DX | VKS_GEMM_DW;
