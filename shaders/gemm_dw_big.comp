@@ -10,7 +10,7 @@
 // The accumulators are scalars, each taking both rows' terms in one
 // expression. lavapipe writes a loop's accumulators back to memory through
 // the lane mask; a vec4 accumulator was written back after every term
-// (read off the JIT code), so one batch row per step paid a load, a blend
+// (read off gemm_dx_big's JIT code), so one batch row per step paid a load, a blend
 // and a store per multiply-add. Measured on lavapipe 22.3 (one thread,
 // GFLOP/s, 256×512×256, 256×256×512, 512×256×256): vec4, one row 30-31;
 // scalars, two rows 38-42; scalars, four rows 32-34 (their operands

@@ -7,7 +7,8 @@
 // accumulators are scalars: vec4 ones were written back to memory after
 // every term (see gemm_dw_big.comp), and scalars taking their four terms
 // in one expression run 4-5% faster (lavapipe 22.3, one thread, 29-31 ->
-// 30-32 GFLOP/s; two texels per step measured no better). Same
+// 30-32 GFLOP/s at 256×512×256, 256×256×512, 512×256×256; two texels per
+// step measured no better). Same
 // arithmetic, in the same order per element, as gemm_dx.comp.
 layout(local_size_x_id = 0, local_size_y_id = 1) in;
 layout(binding = 0, rgba32f) uniform readonly imageBuffer DY;

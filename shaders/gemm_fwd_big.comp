@@ -16,8 +16,9 @@
 // (a load, a blend and a store per accumulator and iteration), so eight
 // terms per write-back instead of four run 8-12% faster (29-31 -> 32-35
 // GFLOP/s per thread).
-// The same step in gemm_dx_big, gemm_dw_big and the 8×8 gemm_fwd measured
-// no gain or a loss (more live values spill). The terms are added in the
+// The same step in gemm_dx_big, gemm_dw_big (while their accumulators were
+// vec4s) and the 8×8 gemm_fwd measured no gain or a loss (more live values
+// spill); with scalars gemm_dw_big takes two batch rows (see there). The terms are added in the
 // same order as one texel at a time; an odd K4's last step adds 0·0 terms
 // (both operands selected to zero, so an Inf cannot turn them into NaN).
 //
