@@ -1,15 +1,18 @@
 #version 450
 // dX (M×K) (+)= dY (M×N) · W (N×K), as gemm_dx.comp, for large outputs on
-// CPU devices: each invocation owns a 32×16 block of dX (rows m0..,
+// CPU devices: each invocation owns a 16×16 block of dX (rows m0..,
 // columns k0..), written out with macros for the reasons given in
-// gemm_fwd_big.comp. Per texel of the contraction over N: the 32 dY texels
-// first, then W's texels four rows at a time against all of them. The
-// accumulators are scalars: vec4 ones were written back to memory after
-// every term (see gemm_dw_big.comp), and scalars taking their four terms
-// in one expression run 4-5% faster (lavapipe 22.3, one thread, 29-31 ->
-// 30-32 GFLOP/s at 256×512×256, 256×256×512, 512×256×256; two texels per
-// step measured no better). Same
-// arithmetic, in the same order per element, as gemm_dx.comp.
+// gemm_fwd_big.comp. Per texel of the contraction over N: the 16 dY texels
+// first, then W's texels four rows at a time against all of them.
+//
+// The accumulators are scalars: vec4 ones were written back to memory
+// after every term (see gemm_dw_big.comp). Measured on lavapipe 22.3 (one
+// thread, GFLOP/s at 256×512×256, 256×256×512, 512×256×256): 32×16 vec4
+// blocks 29-31; 32×16 scalars 30-32; 16×16 scalars 37-41; 8×16 32-34;
+// 16×16 with two texels of N per step 27-29. The 16-row loop body is half
+// the 32-row one, and runs faster although each W texel then serves 16
+// rows instead of 32. Same arithmetic, in the same order per element, as
+// gemm_dx.comp.
 layout(local_size_x_id = 0, local_size_y_id = 1) in;
 layout(binding = 0, rgba32f) uniform readonly imageBuffer DY;
 layout(binding = 1, rgba32f) uniform readonly imageBuffer W;
@@ -17,18 +20,16 @@ layout(binding = 2, std430) buffer DXBuf { vec4 DX[]; };
 // zdx, zdy, zw: floats between a batch's copies (vks_batch, grid z).
 layout(push_constant) uniform Push { uint M, N, K, lddy4, ldw4, lddx4, accumulate, zdx, zdy, zw; } p;
 
-const uint TM = 32u, TN = 16u;
+const uint TM = 16u, TN = 16u;
 
-// ROWS(F, q) applies F to each of the 32 rows, with an extra argument q.
+// ROWS(F, q) applies F to each of the 16 rows, with an extra argument q.
 #define ROWS(F, q) F(0, q) F(1, q) F(2, q) F(3, q) F(4, q) F(5, q) F(6, q) F(7, q) \
-    F(8, q) F(9, q) F(10, q) F(11, q) F(12, q) F(13, q) F(14, q) F(15, q) \
-    F(16, q) F(17, q) F(18, q) F(19, q) F(20, q) F(21, q) F(22, q) F(23, q) \
-    F(24, q) F(25, q) F(26, q) F(27, q) F(28, q) F(29, q) F(30, q) F(31, q)
+    F(8, q) F(9, q) F(10, q) F(11, q) F(12, q) F(13, q) F(14, q) F(15, q)
 
 // Accumulators c<i>_<q><e>: row m0 + i, column k0 + 4q + (x, y, z, w).
 #define DECL_C(i, q) float c##i##_##q##x = 0.0, c##i##_##q##y = 0.0, c##i##_##q##z = 0.0, c##i##_##q##w = 0.0;
 // dY's texel n4 of row i (columns 4·n4 ..); then, per texel column q, W's
-// rows 4·n4 .. 4·n4 + 3 against all 32 rows, each accumulator taking its
+// rows 4·n4 .. 4·n4 + 3 against all 16 rows, each accumulator taking its
 // four terms in one expression (one write-back per four, not per term).
 #define LOAD_A(i, q) vec4 a##i = imageLoad(DY, int(dyo + min(m0 + uint(i), p.M - 1u) * p.lddy4) + int(n4));
 #define AXPY1(i, q, e) c##i##_##q##e = (((c##i##_##q##e + a##i.x * b0.e) + a##i.y * b1.e) + a##i.z * b2.e) + a##i.w * b3.e;

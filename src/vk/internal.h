@@ -74,7 +74,7 @@ struct vks_ctx {
     bool subgroup_arithmetic;      /* subgroupAdd & co. in compute shaders */
     bool timestamps;
     int gemm_variant;
-    uint32_t big_gemm_forms;       /* VKS_GEMM_* bits: forms that may run the 32×16 blocks */
+    uint32_t big_gemm_forms;       /* VKS_GEMM_* bits: forms that may run the big blocks */
     uint32_t cpu_threads;          /* CPU device: threads running kernels (>= 1); else 0 */
     PFN_vkCmdPushDescriptorSetKHR cmd_push_descriptor_set;
     PFN_vkDestroyDebugUtilsMessengerEXT destroy_messenger;
@@ -124,7 +124,7 @@ uint32_t vks_kernel_push_size(vks_kernel_id id);
 
 /* Choices per driver, from its name and info string (tuning.c): the
  * blocked GEMM forms, as bits of vks_ctx.big_gemm_forms, that a device
- * runs as 32×16 blocks, and whether it binds operands by push descriptors
+ * runs as big blocks (gemm_*_big.comp), and whether it binds operands by push descriptors
  * where they are offered. */
 enum { VKS_GEMM_FWD = 1, VKS_GEMM_DX = 2, VKS_GEMM_DW = 4 };
 uint32_t vks_big_gemm_forms(const char *driver, const char *driver_info);

@@ -31,8 +31,8 @@ typedef struct kernel_desc {
     [id] = {#nm, vks_spv_##nm, &vks_spv_##nm##_words, nb, v4, wr, push, {lx, ly, tm, tn}}
 /* Tile sizes: measured on lavapipe, 8×8 outputs per invocation in 8×1
  * workgroups is the largest block NIR keeps out of scratch memory as loops
- * over arrays; the _big kernels write 32×16 blocks out (see
- * gemm_fwd_big.comp); the tiled kernel uses 16×16
+ * over arrays; the _big kernels write 32×16 blocks out, 16×16 for dX (see
+ * gemm_fwd_big.comp, gemm_dx_big.comp); the tiled kernel uses 16×16
  * threads × 4×4 outputs (a 64×64 tile), the usual shape for GPUs. */
 static const kernel_desc KERNELS[VKS_K_COUNT] = {
     K(VKS_K_FILL,       fill,       1, 0x1, 0x1, 16, 64, 1, 0, 0),
@@ -42,7 +42,7 @@ static const kernel_desc KERNELS[VKS_K_COUNT] = {
     K(VKS_K_GEMM_FWD,   gemm_fwd,   4, 0xb, 0x8, 44, 8, 1, 8, 8),
     K(VKS_K_GEMM_FWD_BIG, gemm_fwd_big, 4, 0xb, 0x8, 44, 8, 1, 32, 16),   /* tile fixed in the shader */
     K(VKS_K_GEMM_DX,    gemm_dx,    3, 0x7, 0x4, 40, 8, 1, 8, 8),
-    K(VKS_K_GEMM_DX_BIG, gemm_dx_big, 3, 0x7, 0x4, 40, 8, 1, 32, 16),
+    K(VKS_K_GEMM_DX_BIG, gemm_dx_big, 3, 0x7, 0x4, 40, 8, 1, 16, 16),
     K(VKS_K_GEMM_DW,    gemm_dw,    4, 0xf, 0xc, 48, 8, 1, 8, 8),
     K(VKS_K_GEMM_DW_BIG, gemm_dw_big, 4, 0xf, 0xc, 48, 8, 1, 32, 16),
     K(VKS_K_GEMM_TILED, gemm_tiled, 4, 0x0, 0x8, 52, 16, 16, 4, 4),

@@ -1,7 +1,7 @@
 /* The three GEMM forms of a linear layer's training step, each with two
  * kernel variants: register-blocked texel-buffer kernels (CPU devices; 8×8
- * blocks, or 32×16 for large outputs) and one shared-memory tiled kernel
- * (GPUs); the context picks per device. */
+ * blocks, or 32×16 and 16×16 for large outputs) and one shared-memory
+ * tiled kernel (GPUs); the context picks per device. */
 #include "vk/internal.h"
 
 static uint32_t ceil_div(uint32_t a, uint32_t b) { return (a + b - 1) / b; }
@@ -56,7 +56,7 @@ static vksac_status launch_blocked(vks_seq *s, vks_kernel_id id, const vks_tenso
     return vks_launch_spec(s, id, spec, ops, pc, size, ceil_div(row_blocks, lx), ceil_div(col_blocks, ly), copies);
 }
 
-/* The 32×16 blocks (gemm_*_big.comp) for outputs of at least 128 rows and
+/* The big blocks (gemm_*_big.comp: 32×16, dX 16×16) for outputs of at least 128 rows and
  * 128 columns, in the forms the device runs them well (vks_big_gemm_forms):
  * on lavapipe 22.3 they cut pendulum's update 131 → 103 ms and cheetah's
  * 258 → 201. Below that they lose: batch 100 fills a quarter of its last
