@@ -19,10 +19,15 @@ layout(binding = 1, rgba32f) uniform readonly imageBuffer X;
 layout(binding = 2, std430) buffer DWBuf { vec4 DW[]; };
 layout(binding = 3, std430) buffer DBBuf { vec4 DB[]; };
 // zdw, zdy, zx, zdb: floats between a batch's copies (vks_batch, grid z).
-// with_db: also db (1×N) (+)= Σ_m dY[m], the bias gradient (bias_grad.glsl).
-layout(push_constant) uniform Push { uint M, N, K, lddy4, ldx4, lddw4, accumulate, zdw, zdy, zx, zdb, with_db; } p;
+// with_db: also db (1×N) (+)= Σ_m dY[m], the bias gradient; with_g: also
+// gsum (+)= Σ_m gsrc[m], gsrc shaped and strided as dY (col_sums.glsl).
+layout(binding = 4, rgba32f) uniform readonly imageBuffer GSRC;
+layout(binding = 5, std430) buffer GSumBuf { vec4 GSUM[]; };
+layout(push_constant) uniform Push {
+    uint M, N, K, lddy4, ldx4, lddw4, accumulate, zdw, zdy, zx, zdb, with_db, zg, zgs, with_g;
+} p;
 
-#include "bias_grad.glsl"
+#include "col_sums.glsl"
 
 void main()
 {
@@ -31,8 +36,8 @@ void main()
     uint k0 = gl_GlobalInvocationID.y * TN;
     if (n0 >= p.N || k0 >= p.lddw4 * 4u)
         return;
-    if (p.with_db != 0u && k0 == 0u)
-        bias_grad(n0, TM);
+    if ((p.with_db != 0u || p.with_g != 0u) && k0 == 0u)
+        col_sums(n0, TM);
     uint z = gl_WorkGroupID.z, dyo = z * (p.zdy / 4u), xo = z * (p.zx / 4u), dwo = z * (p.zdw / 4u);
     int dycol[TP], xcol[TQ];
     for (uint r = 0u; r < TP; r++) dycol[r] = int(dyo + min(n0 / 4u + r, p.lddy4 - 1u));

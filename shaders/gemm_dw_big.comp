@@ -23,10 +23,15 @@ layout(binding = 1, rgba32f) uniform readonly imageBuffer X;
 layout(binding = 2, std430) buffer DWBuf { vec4 DW[]; };
 layout(binding = 3, std430) buffer DBBuf { vec4 DB[]; };
 // zdw, zdy, zx, zdb: floats between a batch's copies (vks_batch, grid z).
-// with_db: also db (1×N) (+)= Σ_m dY[m], the bias gradient (bias_grad.glsl).
-layout(push_constant) uniform Push { uint M, N, K, lddy4, ldx4, lddw4, accumulate, zdw, zdy, zx, zdb, with_db; } p;
+// with_db: also db (1×N) (+)= Σ_m dY[m], the bias gradient; with_g: also
+// gsum (+)= Σ_m gsrc[m], gsrc shaped and strided as dY (col_sums.glsl).
+layout(binding = 4, rgba32f) uniform readonly imageBuffer GSRC;
+layout(binding = 5, std430) buffer GSumBuf { vec4 GSUM[]; };
+layout(push_constant) uniform Push {
+    uint M, N, K, lddy4, ldx4, lddw4, accumulate, zdw, zdy, zx, zdb, with_db, zg, zgs, with_g;
+} p;
 
-#include "bias_grad.glsl"
+#include "col_sums.glsl"
 
 const uint TM = 32u, TN = 16u;
 
@@ -73,8 +78,8 @@ void main()
     uint k0 = gl_GlobalInvocationID.x * TN;
     if (n0 >= p.N || k0 >= p.lddw4 * 4u)
         return;
-    if (p.with_db != 0u && k0 == 0u)
-        bias_grad(n0, TM);
+    if ((p.with_db != 0u || p.with_g != 0u) && k0 == 0u)
+        col_sums(n0, TM);
     uint z = gl_WorkGroupID.z, dyo = z * (p.zdy / 4u), xo = z * (p.zx / 4u);
     dwo = z * (p.zdw / 4u);
     DECL_DYCOL(0) DECL_DYCOL(1) DECL_DYCOL(2) DECL_DYCOL(3)

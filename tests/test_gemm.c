@@ -71,14 +71,18 @@ static int run_backward(const gshape *s, uint64_t seed, int form, int acc)
     vks_tensor *dy = th_rand_tensor(s->m, s->n, seed, &hdy);
     vks_tensor *in = th_rand_tensor(in_rows, s->k, seed + 1, &hin);
     vks_tensor *out = th_rand_tensor(out_rows, s->k, seed + 2, &hout);
-    /* The bias gradient starts random like out. */
-    float *hdb = NULL;
+    /* The bias gradient and the second column sum (of gsrc, adding when
+     * the rest writes) start random like out. */
+    float *hdb = NULL, *hgsrc = NULL, *hgsum = NULL;
     vks_tensor *db = form == FORM_DW_DB ? th_rand_tensor(1, s->n, seed + 3, &hdb) : NULL;
+    vks_tensor *gsrc = db ? th_rand_tensor(s->m, s->n, seed + 4, &hgsrc) : NULL;
+    vks_tensor *gsum = db ? th_rand_tensor(1, s->n, seed + 5, &hgsum) : NULL;
     vks_seq *seq = th_seq_begin(0);
     if (form == FORM_DW_DB) {
-        TH_OK(vks_gemm_dw_batched(seq, out, db, dy, in, acc, NULL));
+        TH_OK(vks_gemm_dw_sums(seq, out, db, dy, in, acc, gsum, gsrc, !acc, NULL));
         ref_gemm_dw(hout, hdy, hin, s->m, s->n, s->k, acc);
         ref_sum_cols(hdb, hdy, s->m, s->n, acc);
+        ref_sum_cols(hgsum, hgsrc, s->m, s->n, !acc);
     } else if (form == FORM_DW) {
         TH_OK(vks_gemm_dw(seq, out, dy, in, acc));
         ref_gemm_dw(hout, hdy, hin, s->m, s->n, s->k, acc);
@@ -96,9 +100,12 @@ static int run_backward(const gshape *s, uint64_t seed, int form, int acc)
         snprintf(extra, sizeof extra, "accumulate=%d bias gradient", acc);
         shape_name(what, sizeof what, "gemm_dw", s, extra);
         ok &= th_check(db, hdb, TH_TOL, what);
-        vks_tensor_destroy(db);
+        snprintf(extra, sizeof extra, "accumulate=%d column sum", !acc);
+        shape_name(what, sizeof what, "gemm_dw", s, extra);
+        ok &= th_check(gsum, hgsum, TH_TOL, what);
+        vks_tensor_destroy(db), vks_tensor_destroy(gsrc), vks_tensor_destroy(gsum);
     }
-    free(hdy), free(hin), free(hout), free(hdb);
+    free(hdy), free(hin), free(hout), free(hdb), free(hgsrc), free(hgsum);
     vks_tensor_destroy(dy), vks_tensor_destroy(in), vks_tensor_destroy(out);
     return ok;
 }
@@ -135,11 +142,11 @@ static void test_gemm_dw(void **state)
     assert_int_equal(failures, 0);
 }
 
-/* Runs one GEMM form on seeded operands with the context's 32×16 blocks
+/* Runs one GEMM form on seeded operands with the context's big blocks
  * limited to `forms` (which the context picks per driver: docs/runtime.md,
  * "Other Mesa versions"); returns the output followed by the bias (the
- * gradient for FORM_DW_DB) as read back, their length in *count, and
- * names the kernel that ran. */
+ * gradient for FORM_DW_DB) and, for FORM_DW_DB, the second column sum, as
+ * read back, their length in *count, and names the kernel that ran. */
 static float *run_with_forms(const gshape *s, int form, uint32_t forms, char *kernel, size_t size, size_t *count)
 {
     uint32_t saved = th.ctx->big_gemm_forms;
@@ -150,26 +157,29 @@ static float *run_with_forms(const gshape *s, int form, uint32_t forms, char *ke
     vks_tensor *bias = th_rand_tensor(1, s->n, 43, NULL);
     vks_tensor *dy = th_rand_tensor(s->m, s->n, 44, NULL);
     vks_tensor *out = th_rand_tensor(is_dw ? s->n : s->m, fwd ? s->n : s->k, 45, NULL);
+    vks_tensor *gsrc = th_rand_tensor(s->m, s->n, 46, NULL), *gsum = th_rand_tensor(1, s->n, 47, NULL);
+    bool sums = form == FORM_DW_DB;
     vks_seq *seq = th_seq_begin(1);
     if (fwd)
         TH_OK(vks_gemm_fwd(seq, out, a, w, bias, VKS_ACT_RELU2));
     else if (form == FORM_DX)
         TH_OK(vks_gemm_dx(seq, out, a, w, 1));
     else
-        TH_OK(vks_gemm_dw_batched(seq, out, form == FORM_DW_DB ? bias : NULL, dy, a, 1, NULL));
+        TH_OK(vks_gemm_dw_sums(seq, out, sums ? bias : NULL, dy, a, 1, sums ? gsum : NULL, gsrc, 1, NULL));
     vks_dispatch_info info;
     TH_OK(vks_seq_dispatch_info(seq, 0, &info));
     snprintf(kernel, size, "%s", info.name);
     th_seq_finish(seq);
     size_t n = (size_t)out->rows * out->cols;
-    *count = n + s->n;
-    float *got = malloc(*count * sizeof *got), *o = th_read(out), *db = th_read(bias);
+    *count = n + 2 * (size_t)s->n;
+    float *got = malloc(*count * sizeof *got), *o = th_read(out), *db = th_read(bias), *gs = th_read(gsum);
     assert_non_null(got);
     memcpy(got, o, n * sizeof *got);
     memcpy(got + n, db, s->n * sizeof *got);
-    free(o), free(db);
+    memcpy(got + n + s->n, gs, s->n * sizeof *got);
+    free(o), free(db), free(gs);
     vks_tensor_destroy(a), vks_tensor_destroy(w), vks_tensor_destroy(bias), vks_tensor_destroy(dy);
-    vks_tensor_destroy(out);
+    vks_tensor_destroy(out), vks_tensor_destroy(gsrc), vks_tensor_destroy(gsum);
     th.ctx->big_gemm_forms = saved;
     return got;
 }
@@ -410,7 +420,7 @@ static void stack_free(stack *s)
 static int run_batched(const gshape *g, uint64_t seed, int form, int shared_x)
 {
     uint32_t m = g->m, n = g->n, k = g->k;
-    stack a, b, c, bias = {0};
+    stack a, b, c, bias = {0}, gsrc = {0}, gsum = {0};
     vks_batch bt = {COPIES, m, {0}};
     vks_seq *seq = th_seq_begin(0);
     if (form == 0) {   /* y = x·wᵀ + b, x shared or stacked */
@@ -432,8 +442,10 @@ static int run_batched(const gshape *g, uint64_t seed, int form, int shared_x)
         b = stack_make(m, k, COPIES, seed + 2);
         bt.step[0] = c.step, bt.step[1] = a.step, bt.step[2] = b.step;
         bias = stack_make(1, n, COPIES, seed + 3);
-        bt.step[3] = bias.step;
-        TH_OK(vks_gemm_dw_batched(seq, c.t, bias.t, a.t, b.t, 1, &bt));
+        gsrc = stack_make(m, n, COPIES, seed + 4);
+        gsum = stack_make(1, n, COPIES, seed + 5);
+        bt.step[3] = bias.step, bt.step[4] = gsrc.step, bt.step[5] = gsum.step;
+        TH_OK(vks_gemm_dw_sums(seq, c.t, bias.t, a.t, b.t, 1, gsum.t, gsrc.t, 1, &bt));
     }
     th_seq_finish(seq);
     for (uint32_t z = 0; z < COPIES; z++) {
@@ -443,15 +455,20 @@ static int run_batched(const gshape *g, uint64_t seed, int form, int shared_x)
             ref_gemm_dx(slice(&c, z), slice(&a, z), slice(&b, z), m, n, k, 1);
         else
             ref_gemm_dw(slice(&c, z), slice(&a, z), slice(&b, z), m, n, k, 1);
-        if (form == 2)
+        if (form == 2) {
             ref_sum_cols(slice(&bias, z), slice(&a, z), m, n, 1);
+            ref_sum_cols(slice(&gsum, z), slice(&gsrc, z), m, n, 1);
+        }
     }
     char extra[32], what[128];
     snprintf(extra, sizeof extra, "batch of %d shared_x=%d", COPIES, shared_x);
     shape_name(what, sizeof what, form == 0 ? "gemm_fwd" : form == 1 ? "gemm_dx" : "gemm_dw", g, extra);
     int ok = th_check(c.t, c.h, TH_TOL, what);
-    if (form == 2)
+    if (form == 2) {
         ok &= th_check(bias.t, bias.h, TH_TOL, "gemm_dw's bias gradient");
+        ok &= th_check(gsum.t, gsum.h, TH_TOL, "gemm_dw's second column sum");
+        stack_free(&gsrc), stack_free(&gsum);
+    }
     stack_free(&a), stack_free(&b), stack_free(&c);
     if (bias.t)
         stack_free(&bias);
@@ -508,6 +525,16 @@ static void test_batched_errors(void **state)
     bt.step[0] = y.step;
     bt.step[3] = x.step;   /* the bias gradient written over the input x */
     th_expect_error(vks_gemm_dw_batched(seq, w.t, x.t, y.t, x.t, 0, &bt), VKSAC_E_ARG, "'db' and 'x' overlap");
+    /* The second column sum needs its source, and writes over no input. */
+    stack gs = stack_make(1, 8, COPIES, 7953);
+    bt.step[3] = 0, bt.step[4] = y.step, bt.step[5] = gs.step;
+    th_expect_error(vks_gemm_dw_sums(seq, w.t, NULL, y.t, x.t, 0, gs.t, NULL, 0, &bt), VKSAC_E_ARG, "'gsrc'");
+    bt.step[5] = x.step;
+    th_expect_error(vks_gemm_dw_sums(seq, w.t, NULL, y.t, x.t, 0, x.t, y.t, 0, &bt), VKSAC_E_ARG,
+                    "'gsum' and 'x' overlap");
+    bt.step[5] = gs.step;
+    TH_OK(vks_gemm_dw_sums(seq, w.t, NULL, y.t, x.t, 0, gs.t, y.t, 0, &bt));
+    stack_free(&gs);
     bt.count = 0;
     th_expect_error(vks_gemm_dw_batched(seq, w.t, NULL, y.t, x.t, 0, &bt), VKSAC_E_ARG, "at least one copy");
     vks_seq_destroy(seq);

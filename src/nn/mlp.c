@@ -475,22 +475,46 @@ vksac_status nn_mlp_forward(vks_seq *seq, const nn_mlp *m, nn_mlp_ws *ws, const 
     return linear(seq, m, ws, yo, W(ws, z), m->out_w, m->out_b);
 }
 
+/* A LayerNorm whose gain gradient (Σ_rows of its scratch, dy ⊙ x̂) the
+ * next linear layer's dW dispatch sums, or none (ln < 0). */
+typedef struct ln_gain { int ln; vks_tensor *scratch; } ln_gain;
+static const ln_gain NO_GAIN = {-1, NULL};
+
 /* dW (+)= dYᵀX, db (+)= Σ_rows dY: a linear layer's parameter gradients,
- * one dispatch. */
+ * one dispatch, which also sums g's gain gradient. */
 static vksac_status linear_grads(vks_seq *seq, nn_mlp *m, const nn_mlp_ws *ws, int w, int b, io dy, io x,
-                                 nn_grads grads)
+                                 nn_grads grads, ln_gain g)
 {
     if (grads == NN_GRADS_NONE)
         return VKSAC_OK;
     bool acc = grads == NN_GRADS_ADD;
     vks_batch bt;
     uint64_t ps = m->params->step;
-    return vks_gemm_dw_batched(seq, P(m, NN_GRAD, w), P(m, NN_GRAD, b), dy.t, x.t, acc,
-                               batch_of(ws, &bt, ps, dy.step, x.step, ps));
+    const vks_batch *batch = batch_of(ws, &bt, ps, dy.step, x.step, ps);
+    bt.step[4] = g.scratch ? W(ws, g.scratch).step : 0;
+    bt.step[5] = ps;
+    return vks_gemm_dw_sums(seq, P(m, NN_GRAD, w), P(m, NN_GRAD, b), dy.t, x.t, acc,
+                            g.ln >= 0 ? P(m, NN_GRAD, g.ln) : NULL, g.scratch, acc, batch);
 }
 
 /* The gain gradient of a LayerNorm, or NULL when gradients are skipped. */
 static vks_tensor *dgain(nn_mlp *m, int i, nn_grads grads) { return grads == NN_GRADS_NONE ? NULL : P(m, NN_GRAD, i); }
+
+/* LayerNorm ln's gain gradient for linear_grads to sum, when its scratch
+ * has the shape of the dY that follows it (not after CReLU, which makes
+ * the LayerNorm twice as wide): one dispatch fewer per LayerNorm. */
+static ln_gain gain_with_dw(int ln, vks_tensor *scratch, const vks_tensor *dy, nn_grads grads)
+{
+    bool same = vks_tensor_cols(scratch) == vks_tensor_cols(dy) &&
+                vks_tensor_stride(scratch) == vks_tensor_stride(dy);
+    return grads != NN_GRADS_NONE && same ? (ln_gain){ln, scratch} : NO_GAIN;
+}
+
+/* ln's gain gradient for nn_ln_backward to sum itself (NULL when g takes it). */
+static vks_tensor *dgain_unless(nn_mlp *m, int ln, ln_gain g, nn_grads grads)
+{
+    return g.ln == ln ? NULL : dgain(m, ln, grads);
+}
 
 static vksac_status block_backward(vks_seq *seq, nn_mlp *m, nn_mlp_ws *ws, uint32_t b, nn_grads grads)
 {
@@ -501,13 +525,15 @@ static vksac_status block_backward(vks_seq *seq, nn_mlp *m, nn_mlp_ws *ws, uint3
     const nn_stack *st = stack_of(ws);
     /* ws->g holds ∂L/∂z_{b+1}; the residual passes it straight to z_b. */
     bool acc = grads == NN_GRADS_ADD;
-    VKS_TRY(nn_ln_backward_stacked(seq, ws->dv, dgain(m, k->ln_b, grads), ws->scr_h, ws->g, w->v,
+    ln_gain gb = gain_with_dw(k->ln_b, ws->scr_h, ws->dv, grads);
+    VKS_TRY(nn_ln_backward_stacked(seq, ws->dv, dgain_unless(m, k->ln_b, gb, grads), ws->scr_h, ws->g, w->v,
                                    P(m, NN_THETA, k->ln_b), w->stats_b, NN_ACT_NONE, NULL, acc, st));
-    VKS_TRY(linear_grads(seq, m, ws, k->fc2_w, k->fc2_b, W(ws, ws->dv), W(ws, w->a), grads));
+    VKS_TRY(linear_grads(seq, m, ws, k->fc2_w, k->fc2_b, W(ws, ws->dv), W(ws, w->a), grads, gb));
     VKS_TRY(linear_dx(seq, m, ws, W(ws, ws->da), W(ws, ws->dv), k->fc2_w, 0));
-    VKS_TRY(nn_ln_backward_stacked(seq, ws->du1, dgain(m, k->ln_a, grads), ws->scr_e, ws->da, w->u1,
+    ln_gain ga = gain_with_dw(k->ln_a, ws->scr_e, ws->du1, grads);
+    VKS_TRY(nn_ln_backward_stacked(seq, ws->du1, dgain_unless(m, k->ln_a, ga, grads), ws->scr_e, ws->da, w->u1,
                                    P(m, NN_THETA, k->ln_a), w->stats_a, m->cfg.act, d, acc, st));
-    VKS_TRY(linear_grads(seq, m, ws, k->fc1_w, k->fc1_b, W(ws, ws->du1), W(ws, w->z), grads));
+    VKS_TRY(linear_grads(seq, m, ws, k->fc1_w, k->fc1_b, W(ws, ws->du1), W(ws, w->z), grads, ga));
     return linear_dx(seq, m, ws, W(ws, ws->g), W(ws, ws->du1), k->fc1_w, 1);
 }
 
@@ -530,7 +556,7 @@ vksac_status nn_mlp_backward(vks_seq *seq, nn_mlp *m, nn_mlp_ws *ws, const vks_t
     uint32_t L = m->cfg.depth;
     const nn_stack *st = stack_of(ws);
     vks_tensor *zf = m->ln_f >= 0 ? ws->zf : ws->blk[L].z;
-    VKS_TRY(linear_grads(seq, m, ws, m->out_w, m->out_b, dyo, W(ws, zf), grads));
+    VKS_TRY(linear_grads(seq, m, ws, m->out_w, m->out_b, dyo, W(ws, zf), grads, NO_GAIN));
     if (m->ln_f >= 0) {
         VKS_TRY(linear_dx(seq, m, ws, W(ws, ws->g2), dyo, m->out_w, 0));
         VKS_TRY(nn_ln_backward_stacked(seq, ws->g, dgain(m, m->ln_f, grads), ws->scr_h, ws->g2, ws->blk[L].z,
@@ -540,9 +566,10 @@ vksac_status nn_mlp_backward(vks_seq *seq, nn_mlp *m, nn_mlp_ws *ws, const vks_t
     }
     for (uint32_t b = L; b-- > 0;)
         VKS_TRY(block_backward(seq, m, ws, b, grads));
-    VKS_TRY(nn_ln_backward_stacked(seq, ws->du0, dgain(m, m->ln_in, grads), ws->scr_h, ws->g, ws->u0,
+    ln_gain gi = gain_with_dw(m->ln_in, ws->scr_h, ws->du0, grads);
+    VKS_TRY(nn_ln_backward_stacked(seq, ws->du0, dgain_unless(m, m->ln_in, gi, grads), ws->scr_h, ws->g, ws->u0,
                                    P(m, NN_THETA, m->ln_in), ws->stats_in, m->cfg.act, NULL, acc, st));
-    VKS_TRY(linear_grads(seq, m, ws, m->in_w, m->in_b, W(ws, ws->du0), xo, grads));
+    VKS_TRY(linear_grads(seq, m, ws, m->in_w, m->in_b, W(ws, ws->du0), xo, grads, gi));
     return dx ? linear_dx(seq, m, ws, dxo, W(ws, ws->du0), m->in_w, 0) : VKSAC_OK;
 }
 

@@ -43,8 +43,8 @@ static const kernel_desc KERNELS[VKS_K_COUNT] = {
     K(VKS_K_GEMM_FWD_BIG, gemm_fwd_big, 4, 0xb, 0x8, 44, 8, 1, 32, 16),   /* tile fixed in the shader */
     K(VKS_K_GEMM_DX,    gemm_dx,    3, 0x7, 0x4, 40, 8, 1, 8, 8),
     K(VKS_K_GEMM_DX_BIG, gemm_dx_big, 3, 0x7, 0x4, 40, 8, 1, 16, 16),
-    K(VKS_K_GEMM_DW,    gemm_dw,    4, 0xf, 0xc, 48, 8, 1, 8, 8),
-    K(VKS_K_GEMM_DW_BIG, gemm_dw_big, 4, 0xf, 0xc, 48, 8, 1, 32, 16),
+    K(VKS_K_GEMM_DW,    gemm_dw,    6, 0x3f, 0x2c, 60, 8, 1, 8, 8),
+    K(VKS_K_GEMM_DW_BIG, gemm_dw_big, 6, 0x3f, 0x2c, 60, 8, 1, 32, 16),
     K(VKS_K_GEMM_TILED, gemm_tiled, 4, 0x0, 0x8, 52, 16, 16, 4, 4),
     /* src/nn */
     K(VKS_K_TICK,        tick,        1, 0x00, 0x01,  8,  1, 1, 0, 0),

@@ -188,6 +188,35 @@ vksac_status vks_gemm_dw(vks_seq *s, vks_tensor *dw, const vks_tensor *dy, const
 vksac_status vks_gemm_dw_batched(vks_seq *s, vks_tensor *dw, vks_tensor *db, const vks_tensor *dy,
                                  const vks_tensor *x, int accumulate, const vks_batch *batch)
 {
+    return vks_gemm_dw_sums(s, dw, db, dy, x, accumulate, NULL, NULL, 0, batch);
+}
+
+/* A column sum written beside dW (db, batch operand 3, or gsum, 5): 1×N,
+ * apart from the inputs, and from dW and db unless an ensemble's
+ * gradients interleave them set by set (same storage and step, copies
+ * disjoint). */
+static vksac_status need_col_sum(vks_ctx *ctx, const char *fn, const vks_batch *batch, int i, const vks_tensor *out,
+                                 const char *name, uint32_t N, const vks_tensor *const ins[3],
+                                 const vks_tensor *dw, const vks_tensor *db)
+{
+    static const char *const in_names[] = {"dy", "x", "gsrc"};
+    VKS_TRY(vks_need_operand(ctx, fn, batch, i, out, 1, N, true, name));
+    for (int j = 0; j < 3; j++)
+        VKS_TRY(vks_need_distinct(ctx, out, name, ins[j], in_names[j], fn));
+    const vks_tensor *outs[] = {dw, db};
+    const uint64_t lens[] = {dw ? (uint64_t)N * dw->stride : 0, db ? db->stride : 0};
+    static const char *const out_names[] = {"dw", "db"};
+    for (int j = 0; j < 2; j++)
+        if (outs[j] && (!batch || !copies_apart(outs[j], lens[j], out, out->stride, batch->step[j ? 3 : 0],
+                                                batch->step[i])))
+            VKS_TRY(vks_need_distinct(ctx, out, name, outs[j], out_names[j], fn));
+    return VKSAC_OK;
+}
+
+vksac_status vks_gemm_dw_sums(vks_seq *s, vks_tensor *dw, vks_tensor *db, const vks_tensor *dy,
+                              const vks_tensor *x, int accumulate, vks_tensor *gsum, const vks_tensor *gsrc,
+                              int accumulate_g, const vks_batch *batch)
+{
     static const char fn[] = "vks_gemm_dw";
     if (!s)
         return VKSAC_E_ARG;
@@ -200,30 +229,36 @@ vksac_status vks_gemm_dw_batched(vks_seq *s, vks_tensor *dw, vks_tensor *db, con
     VKS_TRY(vks_need_operand(ctx, fn, batch, 1, dy, M, N, false, "dy"));
     VKS_TRY(vks_need_operand(ctx, fn, batch, 2, x, M, K, false, "x"));
     VKS_TRY(vks_need_operand(ctx, fn, batch, 0, dw, N, K, true, "dw"));
-    if (db) {
-        VKS_TRY(vks_need_operand(ctx, fn, batch, 3, db, 1, N, true, "db"));
-        VKS_TRY(vks_need_distinct(ctx, db, "db", dy, "dy", fn));
-        VKS_TRY(vks_need_distinct(ctx, db, "db", x, "x", fn));
-        /* An ensemble's weight and bias gradients interleave, set by set. */
-        if (!batch || !copies_apart(dw, (uint64_t)N * dw->stride, db, db->stride, batch->step[0], batch->step[3]))
-            VKS_TRY(vks_need_distinct(ctx, db, "db", dw, "dw", fn));
+    if (gsum) {
+        VKS_TRY(vks_need_operand(ctx, fn, batch, 4, gsrc, M, N, false, "gsrc"));
+        if (gsrc->stride != dy->stride || gsum->stride < dy->stride)
+            return vks_fail(ctx, VKSAC_E_ARG, "%s: gsrc must have dy's row stride (%u floats) and gsum at least "
+                            "that, got %u and %u", fn, dy->stride, gsrc->stride, gsum->stride);
     }
-    VKS_TRY(vks_need_distinct(ctx, dw, "dw", dy, "dy", fn));
-    VKS_TRY(vks_need_distinct(ctx, dw, "dw", x, "x", fn));
+    const vks_tensor *ins[3] = {dy, x, gsum ? gsrc : NULL};
+    if (db)
+        VKS_TRY(need_col_sum(ctx, fn, batch, 3, db, "db", N, ins, dw, NULL));
+    if (gsum)
+        VKS_TRY(need_col_sum(ctx, fn, batch, 5, gsum, "gsum", N, ins, dw, db));
+    for (int j = 0; j < 3; j++)
+        VKS_TRY(vks_need_distinct(ctx, dw, "dw", ins[j], j == 0 ? "dy" : j == 1 ? "x" : "gsrc", fn));
     VKS_TRY(vks_need_loop(ctx, M, fn, "a reduction over M rows"));
     if (ctx->gemm_variant == 2) {
         tiled_push pc = {N, K, M, 1, dy->stride, x->stride, 1, dw->stride, accumulate ? 8u : 0u,
                          z.z[1], z.z[2], 0, z.z[0]};
         VKS_TRY(launch_tiled(s, dy, x, NULL, dw, &pc, z.count));
-        vks_batch cols = {z.count, M, {z.z[3], z.z[1]}};
-        return db ? vks_sum_cols_batched(s, db, dy, accumulate, batch ? &cols : NULL) : VKSAC_OK;
+        vks_batch cols = {z.count, M, {z.z[3], z.z[1]}}, gcols = {z.count, M, {z.z[5], z.z[4]}};
+        if (db)
+            VKS_TRY(vks_sum_cols_batched(s, db, dy, accumulate, batch ? &cols : NULL));
+        return gsum ? vks_sum_cols_batched(s, gsum, gsrc, accumulate_g, batch ? &gcols : NULL) : VKSAC_OK;
     }
-    struct { uint32_t M, N, K, lddy4, ldx4, lddw4, accumulate, zdw, zdy, zx, zdb, with_db; } pc = {
+    struct { uint32_t M, N, K, lddy4, ldx4, lddw4, accumulate, zdw, zdy, zx, zdb, with_db, zg, zgs, with_g; } pc = {
         M, N, K, dy->stride / 4, x->stride / 4, dw->stride / 4, accumulate != 0, z.z[0], z.z[1], z.z[2], z.z[3],
-        db != NULL};
-    /* Without db the kernel writes nothing there; dw stands in for it, as
-     * the binding is a written one and dw is written anyway. */
-    const vks_tensor *ops[] = {dy, x, dw, db ? db : dw};
+        db != NULL, z.z[4], z.z[5], gsum ? 1u | (accumulate_g ? 2u : 0u) : 0u};
+    /* The kernel writes nothing to an absent db or gsum; dw stands in for
+     * them, as their bindings are written ones and dw is written anyway
+     * (and dy for an absent gsrc). */
+    const vks_tensor *ops[] = {dy, x, dw, db ? db : dw, gsum ? gsrc : dy, gsum ? gsum : dw};
     if (big_blocks(ctx, VKS_GEMM_DW, N, dw->stride))
         return launch_blocked(s, VKS_K_GEMM_DW_BIG, ops, &pc, sizeof pc, N, dw->stride, true, z.count);
     return launch_blocked(s, VKS_K_GEMM_DW, ops, &pc, sizeof pc, N, dw->stride, false, z.count);

@@ -195,7 +195,7 @@ vks_ctx *vks_seq_ctx(const vks_seq *seq);
  * shares one copy among all (inputs only); copies an op writes must not
  * overlap. Steps are multiples of 4 floats. Operands are counted in the
  * order of the op's arguments. */
-#define VKS_BATCH_OPS 4
+#define VKS_BATCH_OPS 6
 typedef struct vks_batch {
     uint32_t count, rows;
     uint64_t step[VKS_BATCH_OPS];
@@ -242,5 +242,12 @@ vksac_status vks_gemm_dx_batched(vks_seq *seq, vks_tensor *dx, const vks_tensor 
  * blocked kernels. */
 vksac_status vks_gemm_dw_batched(vks_seq *seq, vks_tensor *dw, vks_tensor *db, const vks_tensor *dy,
                                  const vks_tensor *x, int accumulate, const vks_batch *batch);
+/* The same, and one more column sum in the dispatch: gsum (1×N) (+)=
+ * column sums of gsrc (M×N, dY's stride; batch operands 4 and 5), adding
+ * to gsum when accumulate_g. src/nn folds a LayerNorm's gain gradient into
+ * the next linear layer's dW so. gsum NULL: vks_gemm_dw_batched. */
+vksac_status vks_gemm_dw_sums(vks_seq *seq, vks_tensor *dw, vks_tensor *db, const vks_tensor *dy,
+                              const vks_tensor *x, int accumulate, vks_tensor *gsum, const vks_tensor *gsrc,
+                              int accumulate_g, const vks_batch *batch);
 
 #endif
