@@ -2,7 +2,7 @@
 // columns n0… of an invocation whose block starts at k0 = 0, so a linear
 // layer's backward needs no column-sum dispatch: the bias gradient db[n]
 // (+)= Σ_m dY[m][n] (with_db), and a second sum gsum[n] (+)= Σ_m gsrc[m][n]
-// over a tensor of dY's shape and stride (with_g bit 0; bit 1 accumulates):
+// over a tensor of dY's shape (so its stride; with_g bit 0, bit 1 adds):
 // a LayerNorm's gain gradient from its scratch (src/nn/mlp.c). Rows are
 // added in order like sum_cols.comp, so the results are the same.
 // Needs DY, DB, GSRC, GSUM and the push constants M, lddy4, accumulate,

@@ -4,7 +4,8 @@
 // Backward of ln_fwd (src/nn/layernorm.c) for one row, with a = act(d),
 // d = drop(u), x̂ = (a - mean)·rstd, g = dy ⊙ gain (N' = act_width(n)):
 //   da = rstd·(g - mean(g) - x̂·mean(g ⊙ x̂)),  du = da·∂a/∂u,
-//   scratch = dy ⊙ x̂ (summed over rows into dgain by sum_cols).
+//   scratch = dy ⊙ x̂ (summed over rows into dgain by sum_cols, or by the
+//   next gemm_dw: col_sums.glsl).
 // A subgroup per row as in ln_fwd. mean and rstd come from the
 // forward's stats; d is recomputed from u where needed (on lavapipe a
 // Philox draw costs about one texel load, less than stashing d).

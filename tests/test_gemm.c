@@ -442,8 +442,10 @@ static int run_batched(const gshape *g, uint64_t seed, int form, int shared_x)
         b = stack_make(m, k, COPIES, seed + 2);
         bt.step[0] = c.step, bt.step[1] = a.step, bt.step[2] = b.step;
         bias = stack_make(1, n, COPIES, seed + 3);
-        gsrc = stack_make(m, n, COPIES, seed + 4);
-        gsum = stack_make(1, n, COPIES, seed + 5);
+        /* Steps of their own (an extra row each), so that an offset taken
+         * from dy's or db's step shows. */
+        gsrc = stack_make(m + 1, n, COPIES, seed + 4);
+        gsum = stack_make(2, n, COPIES, seed + 5);
         bt.step[3] = bias.step, bt.step[4] = gsrc.step, bt.step[5] = gsum.step;
         TH_OK(vks_gemm_dw_sums(seq, c.t, bias.t, a.t, b.t, 1, gsum.t, gsrc.t, 1, &bt));
     }

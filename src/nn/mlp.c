@@ -505,8 +505,7 @@ static vks_tensor *dgain(nn_mlp *m, int i, nn_grads grads) { return grads == NN_
  * the LayerNorm twice as wide): one dispatch fewer per LayerNorm. */
 static ln_gain gain_with_dw(int ln, vks_tensor *scratch, const vks_tensor *dy, nn_grads grads)
 {
-    bool same = vks_tensor_cols(scratch) == vks_tensor_cols(dy) &&
-                vks_tensor_stride(scratch) == vks_tensor_stride(dy);
+    bool same = vks_tensor_cols(scratch) == vks_tensor_cols(dy);
     return grads != NN_GRADS_NONE && same ? (ln_gain){ln, scratch} : NO_GAIN;
 }
 

@@ -77,8 +77,9 @@ vksac_status nn_ln_forward(vks_seq *seq, vks_tensor *y, vks_tensor *stats, const
                            const nn_dropout *drop);
 /* From dy (B×N'): du (B×N) through the norm, the activation and dropout;
  * dgain (1×N') (+)= Σ_rows dy ⊙ x̂, using `scratch` (B×N') for the
- * per-row products; dgain NULL skips it. The residual's gradient is dy
- * itself (the caller's). */
+ * per-row products; dgain NULL skips the sum, and scratch still holds
+ * dy ⊙ x̂ on return (src/nn/mlp.c sums it in the next layer's dW). The
+ * residual's gradient is dy itself (the caller's). */
 vksac_status nn_ln_backward(vks_seq *seq, vks_tensor *du, vks_tensor *dgain, vks_tensor *scratch,
                             const vks_tensor *dy, const vks_tensor *u, const vks_tensor *gain,
                             const vks_tensor *stats, nn_act act, const nn_dropout *drop,

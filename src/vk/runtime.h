@@ -194,7 +194,7 @@ vks_ctx *vks_seq_ctx(const vks_seq *seq);
  * the op says (`rows`, the M of every copy, for its row operands). Step 0
  * shares one copy among all (inputs only); copies an op writes must not
  * overlap. Steps are multiples of 4 floats. Operands are counted in the
- * order of the op's arguments. */
+ * order of the op's arguments, except where an op says otherwise. */
 #define VKS_BATCH_OPS 6
 typedef struct vks_batch {
     uint32_t count, rows;
@@ -238,14 +238,15 @@ vksac_status vks_gemm_fwd_batched(vks_seq *seq, vks_tensor *y, const vks_tensor 
 vksac_status vks_gemm_dx_batched(vks_seq *seq, vks_tensor *dx, const vks_tensor *dy, const vks_tensor *w,
                                  int accumulate, const vks_batch *batch);
 /* dw also gives a linear layer's bias gradient db (1×N) (+)= column sums of
- * dY when db is non-NULL (batch operand 3), in the same dispatch on the
- * blocked kernels. */
+ * dY when db is non-NULL, in the same dispatch on the blocked kernels.
+ * Batch operands: 0 dw, 1 dy, 2 x, 3 db. */
 vksac_status vks_gemm_dw_batched(vks_seq *seq, vks_tensor *dw, vks_tensor *db, const vks_tensor *dy,
                                  const vks_tensor *x, int accumulate, const vks_batch *batch);
 /* The same, and one more column sum in the dispatch: gsum (1×N) (+)=
- * column sums of gsrc (M×N, dY's stride; batch operands 4 and 5), adding
- * to gsum when accumulate_g. src/nn folds a LayerNorm's gain gradient into
- * the next linear layer's dW so. gsum NULL: vks_gemm_dw_batched. */
+ * column sums of gsrc (M×N), adding to gsum when
+ * accumulate_g; batch operands 4 gsrc, 5 gsum. src/nn folds a LayerNorm's
+ * gain gradient into the next linear layer's dW so. gsum NULL:
+ * vks_gemm_dw_batched. */
 vksac_status vks_gemm_dw_sums(vks_seq *seq, vks_tensor *dw, vks_tensor *db, const vks_tensor *dy,
                               const vks_tensor *x, int accumulate, vks_tensor *gsum, const vks_tensor *gsrc,
                               int accumulate_g, const vks_batch *batch);
