@@ -32,7 +32,8 @@ const uint TM = 16u, TN = 16u;
 // rows 4·n4 .. 4·n4 + 3 against all 16 rows, each accumulator taking its
 // four terms in one expression (one write-back per four, not per term).
 #define LOAD_A(i, q) vec4 a##i = imageLoad(DY, int(dyo + min(m0 + uint(i), p.M - 1u) * p.lddy4) + int(n4));
-#define AXPY1(i, q, e) c##i##_##q##e = (((c##i##_##q##e + a##i.x * b0.e) + a##i.y * b1.e) + a##i.z * b2.e) + a##i.w * b3.e;
+#define AXPY1(i, q, e) \
+    c##i##_##q##e = (((c##i##_##q##e + a##i.x * b0.e) + a##i.y * b1.e) + a##i.z * b2.e) + a##i.w * b3.e;
 #define AXPY4(i, q) AXPY1(i, q, x) AXPY1(i, q, y) AXPY1(i, q, z) AXPY1(i, q, w)
 #define W_LOAD(e) imageLoad(W, int(min(n4 * 4u + uint(e), p.N - 1u) * p.ldw4) + wcol)
 #define Q_STEP(q) { int wcol = wcol##q; vec4 b0 = W_LOAD(0), b1 = W_LOAD(1), b2 = W_LOAD(2), b3 = W_LOAD(3); \

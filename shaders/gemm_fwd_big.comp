@@ -18,9 +18,10 @@
 // GFLOP/s per thread).
 // The same step in gemm_dx_big, gemm_dw_big (while their accumulators were
 // vec4s) and the 8×8 gemm_fwd measured no gain or a loss (more live values
-// spill); with scalars gemm_dw_big takes two batch rows (see there). The terms are added in the
-// same order as one texel at a time; an odd K4's last step adds 0·0 terms
-// (both operands selected to zero, so an Inf cannot turn them into NaN).
+// spill); with scalars gemm_dw_big takes two batch rows (see there). The
+// terms are added in the same order as one texel at a time; an odd K4's
+// last step adds 0·0 terms (both operands selected to zero, so an Inf
+// cannot turn them into NaN).
 //
 // K needs no tail masking: padding columns are zero (src/vk/runtime.h).
 // Rows past M or N are clamped on load; rows past M are not stored and

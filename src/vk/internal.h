@@ -124,8 +124,8 @@ uint32_t vks_kernel_push_size(vks_kernel_id id);
 
 /* Choices per driver, from its name and info string (tuning.c): the
  * blocked GEMM forms, as bits of vks_ctx.big_gemm_forms, that a device
- * runs as big blocks (gemm_*_big.comp), and whether it binds operands by push descriptors
- * where they are offered. */
+ * runs as big blocks (gemm_*_big.comp), and whether it binds operands by
+ * push descriptors where they are offered. */
 enum { VKS_GEMM_FWD = 1, VKS_GEMM_DX = 2, VKS_GEMM_DW = 4 };
 uint32_t vks_big_gemm_forms(const char *driver, const char *driver_info);
 bool vks_prefer_push_descriptors(const char *driver, const char *driver_info);

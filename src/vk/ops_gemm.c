@@ -56,8 +56,8 @@ static vksac_status launch_blocked(vks_seq *s, vks_kernel_id id, const vks_tenso
     return vks_launch_spec(s, id, spec, ops, pc, size, ceil_div(row_blocks, lx), ceil_div(col_blocks, ly), copies);
 }
 
-/* The big blocks (gemm_*_big.comp: 32×16, dX 16×16) for outputs of at least 128 rows and
- * 128 columns, in the forms the device runs them well (vks_big_gemm_forms):
+/* The big blocks (gemm_*_big.comp: 32×16, dX 16×16) for outputs of at
+ * least 128 rows and 128 columns, in the forms the device runs them well (vks_big_gemm_forms):
  * on lavapipe 22.3 they cut pendulum's update 131 → 103 ms and cheetah's
  * 258 → 201. Below that they lose: batch 100 fills a quarter of its last
  * 32-row block with clamped rows (the forward GEMMs of `small` took 921
@@ -191,6 +191,9 @@ vksac_status vks_gemm_dw_batched(vks_seq *s, vks_tensor *dw, vks_tensor *db, con
     return vks_gemm_dw_sums(s, dw, db, dy, x, accumulate, NULL, NULL, 0, batch);
 }
 
+/* The inputs of vks_gemm_dw_sums, in the order it lists them. */
+static const char *const DW_IN_NAMES[3] = {"dy", "x", "gsrc"};
+
 /* A column sum written beside dW (db, batch operand 3, or gsum, 5): 1×N,
  * apart from the inputs, and from dW and db unless an ensemble's
  * gradients interleave them set by set (same storage and step, copies
@@ -199,10 +202,9 @@ static vksac_status need_col_sum(vks_ctx *ctx, const char *fn, const vks_batch *
                                  const char *name, uint32_t N, const vks_tensor *const ins[3],
                                  const vks_tensor *dw, const vks_tensor *db)
 {
-    static const char *const in_names[] = {"dy", "x", "gsrc"};
     VKS_TRY(vks_need_operand(ctx, fn, batch, i, out, 1, N, true, name));
     for (int j = 0; j < 3; j++)
-        VKS_TRY(vks_need_distinct(ctx, out, name, ins[j], in_names[j], fn));
+        VKS_TRY(vks_need_distinct(ctx, out, name, ins[j], DW_IN_NAMES[j], fn));
     const vks_tensor *outs[] = {dw, db};
     const uint64_t lens[] = {dw ? (uint64_t)N * dw->stride : 0, db ? db->stride : 0};
     static const char *const out_names[] = {"dw", "db"};
@@ -237,7 +239,7 @@ vksac_status vks_gemm_dw_sums(vks_seq *s, vks_tensor *dw, vks_tensor *db, const 
     if (gsum)
         VKS_TRY(need_col_sum(ctx, fn, batch, 5, gsum, "gsum", N, ins, dw, db));
     for (int j = 0; j < 3; j++)
-        VKS_TRY(vks_need_distinct(ctx, dw, "dw", ins[j], j == 0 ? "dy" : j == 1 ? "x" : "gsrc", fn));
+        VKS_TRY(vks_need_distinct(ctx, dw, "dw", ins[j], DW_IN_NAMES[j], fn));
     VKS_TRY(vks_need_loop(ctx, M, fn, "a reduction over M rows"));
     if (ctx->gemm_variant == 2) {
         tiled_push pc = {N, K, M, 1, dy->stride, x->stride, 1, dw->stride, accumulate ? 8u : 0u,

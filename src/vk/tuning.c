@@ -25,7 +25,7 @@ static long llvmpipe_mesa_major(const char *driver, const char *driver_info)
  * Measured on lavapipe (256×512×256, one thread, GFLOP/s big vs 8×8): Mesa
  * 22.3 forward 35-36 vs 16-20, dX 37 vs 25, dW 38-39 vs 29-30; Mesa 25.0,
  * whose llvmpipe calls a function for every texel load, forward 13 vs
- * 23-24, dX 24-26 vs 26, dW 22 vs 27. (GPUs run the tiled GEMM unless told
+ * 23-24, dX 26-28 vs 23-25, dW 22 vs 27. (GPUs run the tiled GEMM unless told
  * otherwise.) */
 uint32_t vks_big_gemm_forms(const char *driver, const char *driver_info)
 {
