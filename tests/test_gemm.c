@@ -1,6 +1,7 @@
 /* The three GEMM forms against the reference, for the context's GEMM
  * variant (ctest runs this with --variant=1 and --variant=2), over shapes
- * that hit every edge of the 8×8 and 32×16 register blocks and 64×64 tiles. */
+ * that hit every edge of the 8×8, 32×16 and 16×16 register blocks and
+ * 64×64 tiles. */
 #include "harness.h"
 
 #include <stdio.h>
