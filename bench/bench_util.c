@@ -92,6 +92,16 @@ int bench_ctx_arg(int argc, char **argv, int *i, vksac_context_config *config)
             exit(1);
         }
         config->cpu_threads = (int)t;
+    } else if (!strcmp(a, "--shards")) {
+        const char *v = bench_need_arg(argc, argv, i);
+        char *end;
+        errno = 0;
+        long n = strtol(v, &end, 10);
+        if (errno || *end || end == v || n < 0 || n > VKS_MAX_SHARDS) {
+            fprintf(stderr, "%s: --shards wants an integer from 0 to %d, got '%s'\n", bench.prog, VKS_MAX_SHARDS, v);
+            exit(1);
+        }
+        config->cpu_shards = (int)n;
     } else if (!strcmp(a, "--variant")) {
         const char *v = bench_need_arg(argc, argv, i);
         if (!strcmp(v, "blocked") || !strcmp(v, "1")) config->gemm_variant = 1;
@@ -115,6 +125,8 @@ void bench_ctx_usage(FILE *f)
             "  --threads N   lavapipe worker threads (config.cpu_threads): 0 default,\n"
             "                -1 run on the queue thread (LP_NUM_THREADS=0), N>0 workers;\n"
             "                an LP_NUM_THREADS already in the environment wins\n"
+            "  --shards N    replicas an agent splits its updates across (config.cpu_shards;\n"
+            "                CPU devices, with --threads 0 or -1)\n"
             "  --variant V   GEMM kernels: blocked (1), tiled (2), auto (chosen per device)\n"
             "  --device X    device index or name substring (default: VKSAC_DEVICE, else\n"
             "                the preferred device)\n");

@@ -154,7 +154,8 @@ int main(int argc, char **argv)
 
     static const uint32_t shapes[][3] = {
         {256, 512, 256}, {256, 256, 512}, {512, 256, 256},
-        {256, 17, 256},  {100, 64, 64},   {2048, 2048, 2048},
+        {256, 17, 256},  {100, 64, 64},   {256, 64, 128}, {256, 128, 64},
+        {2048, 2048, 2048},
     };
     uint64_t seed = 0x9E3779B97F4A7C15ULL;
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {

@@ -16,6 +16,7 @@
 
 #include "bench_util.h"
 #include "rl/agent.h"
+#include "rl/shards.h"
 
 typedef struct bench_config {
     const char *name;
@@ -31,6 +32,11 @@ static const bench_config CONFIGS[] = {
 };
 #define NCONFIGS (sizeof CONFIGS / sizeof *CONFIGS)
 
+static vksac_status make_replica(vks_ctx *ctx, void *cfg, rl_agent **out)
+{
+    return rl_agent_create(ctx, cfg, out);
+}
+
 static rl_agent *make_agent(const bench_config *b)
 {
     vksac_agent_config in = {.dim_state = b->S, .num_cont_actions = b->C, .num_discrete_heads = b->D,
@@ -42,6 +48,7 @@ static rl_agent *make_agent(const bench_config *b)
     rl_agent *a;
     CHECK(rl_agent_resolve(bench.ctx, "bench/update", &in, &c));
     CHECK(rl_agent_create(bench.ctx, &c, &a));
+    CHECK(rl_agent_shard(a, make_replica, &c));
     return a;
 }
 
@@ -159,11 +166,12 @@ static void run(const bench_config *b, double seconds, int prof)
         per[runs++] = us / reps;
     }
     double us = median(per, runs);
-    double flops = rl_graph_flops(a->graph);
-    printf("{\"bench\":\"update\",\"config\":\"%s\",\"threads\":%s,\"device\":%s,\"batch\":%u,\"hidden\":%u,"
-           "\"depth\":%u,\"updates_per_s\":%.1f,\"ms_per_update\":%.3f,\"gflops\":%.2f,\"dispatches\":%u,"
-           "\"dispatches_critic_only\":%u,\"reps\":%u,\"runs\":%d}\n",
-           b->name, bench.threads, bench.device, b->batch, b->hidden, b->depth, 1e6 / us, us / 1e3,
+    uint32_t shards = vks_ctx_shards(bench.ctx);
+    double flops = rl_graph_flops(a->graph) * shards;   /* a shard's graph holds its share of the batch */
+    printf("{\"bench\":\"update\",\"config\":\"%s\",\"threads\":%s,\"shards\":%u,\"device\":%s,\"batch\":%u,"
+           "\"hidden\":%u,\"depth\":%u,\"updates_per_s\":%.1f,\"ms_per_update\":%.3f,\"gflops\":%.2f,"
+           "\"dispatches\":%u,\"dispatches_critic_only\":%u,\"reps\":%u,\"runs\":%d}\n",
+           b->name, bench.threads, shards, bench.device, b->batch, b->hidden, b->depth, 1e6 / us, us / 1e3,
            flops / us / 1e3, rl_graph_dispatches(a->graph, true), rl_graph_dispatches(a->graph, false), reps, runs);
     fflush(stdout);
     if (prof)

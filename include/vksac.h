@@ -61,6 +61,15 @@ typedef struct vksac_context_config {
      * workers. An LP_NUM_THREADS exported before the first context wins.
      * Sets the process environment: create contexts from one thread. */
     int cpu_threads;
+    /* Shards of a CPU device: 0 or 1 = off; n > 1 = every agent of this
+     * context keeps n replicas, each on a device of its own that runs
+     * kernels on its own thread, and splits each update's batch between
+     * them (batch_size must be a multiple of n). The replicas average
+     * their gradients between the update's phases, so they stay
+     * identical. Worth it where an update is many small dispatches
+     * (hidden 64, say: README, "Threads on lavapipe"). Needs cpu_threads
+     * 0 or -1; ignored (with a log warning) on a GPU. At most 8. */
+    int cpu_shards;
     /* Kernel variants: 0 = chosen per device; 1 = register-blocked kernels
      * reading texel buffers (best on CPUs); 2 = shared-memory tiled kernels
      * (best on GPUs). */

@@ -63,6 +63,7 @@ vksac_status th_ctx_create(const th_opts *opts, const char *device, vks_ctx **ou
     cfg.validation = 1;
     cfg.gemm_variant = opts ? opts->gemm_variant : 0;
     cfg.no_push_descriptors = opts ? opts->no_push_descriptors : 0;
+    cfg.cpu_shards = opts ? opts->cpu_shards : 0;
     cfg.log = log_recorder;
     return vks_ctx_create(&cfg, out);
 }

@@ -28,6 +28,7 @@ typedef struct th_opts {
     int no_push_descriptors;  /* vksac_context_config.no_push_descriptors */
     int gpu_grids;            /* "--gpu-grids": a CPU device runs the GPU specializations */
     int cpu_threads;          /* "--cpu-threads=N": a CPU device takes the grids for N workers */
+    int cpu_shards;           /* vksac_context_config.cpu_shards (set by tests, not an argument) */
 } th_opts;
 
 typedef struct th_env {

@@ -3,6 +3,7 @@
 
 #include "rl/agent.h"
 #include "rl/checkpoint.h"
+#include "rl/shards.h"
 #include "vksac.h"
 
 #define VKSAC_API __attribute__((visibility("default")))
@@ -24,6 +25,17 @@ static vksac_status need_agent(vksac_agent *agent, const char *fn)
     return VKSAC_OK;
 }
 
+/* A shard's replica (rl/shards.h), built as the agent was. */
+static vksac_status replica_from_config(vks_ctx *ctx, void *cfg, rl_agent **out)
+{
+    return rl_agent_create(ctx, cfg, out);
+}
+
+static vksac_status replica_from_file(vks_ctx *ctx, void *path, rl_agent **out)
+{
+    return rl_checkpoint_load(ctx, path, out);
+}
+
 VKSAC_API vksac_status vksac_agent_create(vksac_context *ctx, const vksac_agent_config *config, vksac_agent **out)
 {
     if (!ctx || !out)
@@ -37,7 +49,10 @@ VKSAC_API vksac_status vksac_agent_create(vksac_context *ctx, const vksac_agent_
         return vks_fail(vk, VKSAC_E_OOM, "out of host memory for an agent");
     agent->ctx = ctx;
     vksac_status st = rl_agent_create(vk, &cfg, &agent->rl);
+    if (st == VKSAC_OK)
+        st = rl_agent_shard(agent->rl, replica_from_config, &cfg);
     if (st != VKSAC_OK) {
+        rl_agent_destroy(agent->rl);
         free(agent);
         return st;
     }
@@ -147,7 +162,10 @@ VKSAC_API vksac_status vksac_agent_load(vksac_context *ctx, const char *path, vk
         return vks_fail(vk, VKSAC_E_OOM, "out of host memory for an agent");
     agent->ctx = ctx;
     vksac_status st = rl_checkpoint_load(vk, path, &agent->rl);
+    if (st == VKSAC_OK)
+        st = rl_agent_shard(agent->rl, replica_from_file, (void *)path);
     if (st != VKSAC_OK) {
+        rl_agent_destroy(agent->rl);
         free(agent);
         return st;
     }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "rl/agent.h"
+#include "rl/shards.h"
 
 struct rl_act {
     uint32_t n;
@@ -205,7 +206,27 @@ static vksac_status convert(rl_agent *a, const char *fn, const vksac_transitions
     return VKSAC_OK;
 }
 
+static vksac_status observe_one(rl_agent *a, const vksac_transitions *t);
+
+/* What changes an agent's state reaches its replicas too (shards.h);
+ * replica 0 checks the input first, so the others only fail on the device. */
+static vksac_status replica_failed(rl_agent *a, uint32_t i, vksac_status st, const char *fn)
+{
+    return vks_fail(a->ctx, st, "%s: shard %u: %s", fn, i, vks_ctx_error(rl_shards_replica(a->shards, i)->ctx));
+}
+
 vksac_status rl_agent_observe(rl_agent *a, const vksac_transitions *t)
+{
+    VKS_TRY(observe_one(a, t));
+    for (uint32_t i = 1; i < rl_shards_count(a->shards); i++) {
+        vksac_status st = observe_one(rl_shards_replica(a->shards, i), t);
+        if (st != VKSAC_OK)
+            return replica_failed(a, i, st, "vksac_agent_observe");
+    }
+    return VKSAC_OK;
+}
+
+static vksac_status observe_one(rl_agent *a, const vksac_transitions *t)
 {
     float *f = NULL;
     VKS_TRY(convert(a, "vksac_agent_observe", t, &f));
@@ -229,10 +250,24 @@ vksac_status rl_agent_update(rl_agent *a, uint32_t n)
     if (rl_replay_size(a->replay) == 0)
         return vks_fail(a->ctx, VKSAC_E_STATE, "vksac_agent_update: the replay buffer is empty; observe "
                         "transitions before updating");
-    return rl_graph_run(a->graph, n);
+    return a->shards ? rl_shards_run(a->shards, n) : rl_graph_run(a->graph, n);
 }
 
+static vksac_status update_batch_one(rl_agent *a, const vksac_transitions *t);
+
+/* Every replica takes the whole given batch, so they stay identical. */
 vksac_status rl_agent_update_batch(rl_agent *a, const vksac_transitions *t)
+{
+    VKS_TRY(update_batch_one(a, t));
+    for (uint32_t i = 1; i < rl_shards_count(a->shards); i++) {
+        vksac_status st = update_batch_one(rl_shards_replica(a->shards, i), t);
+        if (st != VKSAC_OK)
+            return replica_failed(a, i, st, "vksac_agent_update_batch");
+    }
+    return VKSAC_OK;
+}
+
+static vksac_status update_batch_one(rl_agent *a, const vksac_transitions *t)
 {
     static const char fn[] = "vksac_agent_update_batch";
     float *f = NULL;
@@ -259,6 +294,17 @@ vksac_status rl_agent_stats(rl_agent *a, vksac_stats *out)
     float st[RL_STAT_COUNT], la;
     VKS_TRY(vks_tensor_read(a->heads.stats, st));
     VKS_TRY(vks_tensor_read(a->alpha->view[NN_THETA][0], &la));
+    /* With shards each replica's statistics are means over its share of
+     * the batch: their mean is the batch's. */
+    uint32_t S = rl_shards_count(a->shards);
+    for (uint32_t i = 1; i < S; i++) {
+        float r[RL_STAT_COUNT];
+        VKS_TRY(vks_tensor_read(rl_shards_replica(a->shards, i)->heads.stats, r));
+        for (int k = 0; k < RL_STAT_COUNT; k++)
+            st[k] += r[k];
+    }
+    for (int k = 0; k < RL_STAT_COUNT && S > 1; k++)
+        st[k] /= (float)S;
     *out = (vksac_stats){.critic_loss = st[RL_STAT_CRITIC], .actor_loss = st[RL_STAT_ACTOR], .alpha = expf(la),
                          .mean_q = st[RL_STAT_Q], .entropy = st[RL_STAT_ENTROPY], .temperature_loss = st[RL_STAT_TEMP],
                          .mean_target = st[RL_STAT_TARGET], .updates = a->updates, .observed = a->observed};

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "rl/agent.h"
+#include "rl/shards.h"
 
 /* ---- configuration ------------------------------------------------------ */
 
@@ -370,6 +371,7 @@ void rl_agent_destroy(rl_agent *a)
 {
     if (!a)
         return;
+    rl_shards_destroy(a->shards);
     for (int i = 0; i < RL_ACT_CACHE; i++)
         rl_act_destroy(a->act[i]);
     rl_eval_destroy(a->eval);

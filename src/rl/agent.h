@@ -38,6 +38,7 @@ typedef struct rl_agent {
     float *scratch;                  /* host conversions of observed transitions */
     size_t scratch_len;
     char *metadata;                  /* the caller's string of the checkpoint loaded, or NULL */
+    struct rl_shards *shards;        /* the other replicas (src/rl/shards.h), or NULL */
 } rl_agent;
 
 /* Checks a public config and fills in its defaults (E_ARG naming the
@@ -53,6 +54,20 @@ void rl_graph_destroy(rl_graph *g);
 /* Submits n updates and waits; the actor steps on updates whose counter
  * (1-based) is a multiple of actor_update_every. */
 vksac_status rl_graph_run(rl_graph *g, uint32_t n);
+/* Shard `shard` of `shards` replicas' graph at `batch` rows each: the
+ * agent's key and dropout streams offset by the shard, each update
+ * recorded in phases (shards > 1) that rl_shards_run drives. */
+#define RL_MAX_PHASES 3
+vksac_status rl_graph_create_shard(rl_agent *a, uint32_t batch, bool sample, uint32_t shard, uint32_t shards,
+                                   rl_graph **out);
+/* Whether the agent's next update has the actor step. */
+bool rl_graph_actor_next(const rl_agent *a);
+/* A shard's phases of an update with or without the actor step, phase k,
+ * and the parameter sets whose gradients the replicas average after it
+ * (out: room for 2; returns how many). */
+uint32_t rl_graph_phases(const rl_graph *g, bool actor);
+vks_seq *rl_graph_phase(rl_graph *g, bool actor, uint32_t k);
+uint32_t rl_graph_phase_grads(rl_graph *g, bool actor, uint32_t k, nn_params **out);
 /* The batch tensors of a graph built with sample = false. */
 rl_replay_batch rl_graph_batch(rl_graph *g);
 /* Dispatches in one update with and without the actor step. */

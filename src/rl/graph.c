@@ -1,6 +1,8 @@
 /* One SAC update recorded once (docs/sac.md, "One update") and replayed:
  * the tensors of a batch size, the workspaces of every pass, and two
- * recordings, with and without the actor step. */
+ * recordings, with and without the actor step. A shard's graph (one of
+ * several replicas splitting the batch, src/rl/shards.c) records each in
+ * phases, cut where the replicas average their gradients. */
 #include <stdlib.h>
 
 #include "rl/agent.h"
@@ -20,6 +22,10 @@ struct rl_graph {
     nn_mlp_ws *ws_next, *ws_pi;                /* actor at s', at s */
     nn_mlp_ws *ws_t, *ws_q, *ws_cpi;           /* every critic at once: target, online, at (s, a~π) */
     vks_seq *seq[2];                           /* without, with the actor step */
+    rl_heads heads;                            /* the agent's, with this shard's key */
+    uint32_t shard, shards;
+    vks_seq *phase[2][RL_MAX_PHASES];          /* shards > 1: seq[k] in phases */
+    uint32_t phases[2];
 };
 
 static vksac_status tensor(rl_graph *g, uint32_t rows, uint32_t cols, vks_tensor **t)
@@ -51,11 +57,12 @@ static vksac_status workspaces(rl_graph *g)
 {
     rl_agent *a = g->a;
     const vks_tensor *ctr = a->heads.counters;
-    VKS_TRY(nn_mlp_ws_create(a->actor, g->B, ctr, RL_CTR_UPDATE, RL_DROP_ACTOR_NEXT, &g->ws_next));
-    VKS_TRY(nn_mlp_ws_create(a->actor, g->B, ctr, RL_CTR_UPDATE, RL_DROP_ACTOR, &g->ws_pi));
-    VKS_TRY(nn_mlp_ws_create(a->targets, g->B, ctr, RL_CTR_UPDATE, RL_DROP_TARGET, &g->ws_t));
-    VKS_TRY(nn_mlp_ws_create(a->critics, g->B, ctr, RL_CTR_UPDATE, RL_DROP_CRITIC, &g->ws_q));
-    return nn_mlp_ws_create(a->critics, g->B, ctr, RL_CTR_UPDATE, RL_DROP_CRITIC_PI, &g->ws_cpi);
+    uint32_t d = g->shard * RL_DROP_SHARD;   /* each shard its own dropout masks */
+    VKS_TRY(nn_mlp_ws_create(a->actor, g->B, ctr, RL_CTR_UPDATE, d + RL_DROP_ACTOR_NEXT, &g->ws_next));
+    VKS_TRY(nn_mlp_ws_create(a->actor, g->B, ctr, RL_CTR_UPDATE, d + RL_DROP_ACTOR, &g->ws_pi));
+    VKS_TRY(nn_mlp_ws_create(a->targets, g->B, ctr, RL_CTR_UPDATE, d + RL_DROP_TARGET, &g->ws_t));
+    VKS_TRY(nn_mlp_ws_create(a->critics, g->B, ctr, RL_CTR_UPDATE, d + RL_DROP_CRITIC, &g->ws_q));
+    return nn_mlp_ws_create(a->critics, g->B, ctr, RL_CTR_UPDATE, d + RL_DROP_CRITIC_PI, &g->ws_cpi);
 }
 
 static vksac_status tensors(rl_graph *g)
@@ -88,12 +95,12 @@ static vksac_status tensors(rl_graph *g)
 static const vks_tensor *log_alpha(const rl_graph *g) { return g->a->alpha->view[NN_THETA][0]; }
 static bool normalise(const rl_graph *g) { return !g->a->cfg.no_rsmnorm; }
 
-static vksac_status critic_step(vks_seq *seq, rl_graph *g)
+/* The critic step up to its gradients. */
+static vksac_status critic_grads(vks_seq *seq, rl_graph *g)
 {
     rl_agent *a = g->a;
-    const rl_heads *h = &a->heads;
+    const rl_heads *h = &g->heads;
     const rl_replay_batch *b = &g->batch;
-    uint32_t N = h->shape.N;
     /* Next action from the current actor at s' (SPEC.md §6: not at s). */
     VKS_TRY(rl_input(seq, g->xs2, b->next_states, a->rsm, normalise(g), NULL));
     VKS_TRY(nn_mlp_forward(seq, a->actor, g->ws_next, g->xs2, g->H2, true));
@@ -105,16 +112,21 @@ static vksac_status critic_step(vks_seq *seq, rl_graph *g)
     VKS_TRY(rl_input(seq, g->X, b->states, a->rsm, normalise(g), b->cont));
     VKS_TRY(nn_mlp_forward(seq, a->critics, g->ws_q, g->X, g->stack[STACK_Q], true));
     VKS_TRY(rl_critic_loss(seq, h, g->stack[STACK_DQ], g->stack[STACK_Q], g->Y, b->disc, g->B));
-    VKS_TRY(nn_mlp_backward(seq, a->critics, g->ws_q, g->X, g->stack[STACK_DQ], NULL, NN_GRADS_WRITE));
-    for (uint32_t n = 0; n < N; n++)
-        VKS_TRY(nn_optim_step(seq, a->critic_opt[n]));
+    return nn_mlp_backward(seq, a->critics, g->ws_q, g->X, g->stack[STACK_DQ], NULL, NN_GRADS_WRITE);
+}
+
+static vksac_status critic_optim(vks_seq *seq, rl_graph *g)
+{
+    for (uint32_t n = 0; n < g->heads.shape.N; n++)
+        VKS_TRY(nn_optim_step(seq, g->a->critic_opt[n]));
     return VKSAC_OK;
 }
 
-static vksac_status actor_step(vks_seq *seq, rl_graph *g)
+/* The actor and temperature steps up to their gradients. */
+static vksac_status actor_grads(vks_seq *seq, rl_graph *g)
 {
     rl_agent *a = g->a;
-    const rl_heads *h = &a->heads;
+    const rl_heads *h = &g->heads;
     VKS_TRY(rl_input(seq, g->xs, g->batch.states, a->rsm, normalise(g), NULL));
     VKS_TRY(nn_mlp_forward(seq, a->actor, g->ws_pi, g->xs, g->H, true));
     VKS_TRY(rl_actor_head(seq, h, g->H, RL_STREAM_ACTOR, RL_CTR_UPDATE,
@@ -129,37 +141,85 @@ static vksac_status actor_step(vks_seq *seq, rl_graph *g)
                                 NN_GRADS_NONE));
         VKS_TRY(rl_actor_head_backward(seq, h, g->dH, g->H, g->pi.aux, g->stack[STACK_DX], log_alpha(g), g->B));
     }
-    VKS_TRY(nn_mlp_backward(seq, a->actor, g->ws_pi, g->xs, g->dH, NULL, NN_GRADS_WRITE));
-    VKS_TRY(nn_optim_step(seq, a->actor_opt));
-    return nn_optim_step(seq, a->alpha_opt);
+    return nn_mlp_backward(seq, a->actor, g->ws_pi, g->xs, g->dH, NULL, NN_GRADS_WRITE);
 }
+
+static vksac_status actor_optim(vks_seq *seq, rl_graph *g)
+{
+    VKS_TRY(nn_optim_step(seq, g->a->actor_opt));
+    return nn_optim_step(seq, g->a->alpha_opt);
+}
+
+static vksac_status ema(vks_seq *seq, rl_graph *g)
+{
+    rl_agent *a = g->a;
+    return nn_ema(seq, a->targets->params, a->critics->params, a->cfg.ema_decay);
+}
+
+/* Phase k of an update (rl_graph_phase_grads says what the replicas
+ * average after each); one graph records phases 0 to its last in turn. */
+static vksac_status record_phase(rl_graph *g, vks_seq *seq, bool with_actor, uint32_t k)
+{
+    rl_agent *a = g->a;
+    if (k == 0) {
+        VKS_TRY(nn_tick(seq, a->heads.counters, 1u << RL_CTR_UPDATE, 1u << RL_CTR_UPDATE));
+        if (g->sample)
+            VKS_TRY(rl_replay_record_sample(seq, a->replay, a->heads.counters, RL_CTR_UPDATE, g->heads.key,
+                                            &g->batch));
+        return critic_grads(seq, g);
+    }
+    if (k == 1) {
+        VKS_TRY(critic_optim(seq, g));
+        return with_actor ? actor_grads(seq, g) : ema(seq, g);
+    }
+    VKS_TRY(actor_optim(seq, g));
+    return ema(seq, g);
+}
+
+static uint32_t phase_count(bool with_actor) { return with_actor ? 3 : 2; }
 
 static vksac_status record(rl_graph *g, vks_seq *seq, bool with_actor)
 {
-    rl_agent *a = g->a;
     VKS_TRY(vks_seq_begin(seq));
-    VKS_TRY(nn_tick(seq, a->heads.counters, 1u << RL_CTR_UPDATE, 1u << RL_CTR_UPDATE));
-    if (g->sample)
-        VKS_TRY(rl_replay_record_sample(seq, a->replay, a->heads.counters, RL_CTR_UPDATE, a->heads.key, &g->batch));
-    VKS_TRY(critic_step(seq, g));
-    if (with_actor)
-        VKS_TRY(actor_step(seq, g));
-    VKS_TRY(nn_ema(seq, a->targets->params, a->critics->params, a->cfg.ema_decay));
+    for (uint32_t k = 0; k < phase_count(with_actor); k++)
+        VKS_TRY(record_phase(g, seq, with_actor, k));
     return vks_seq_end(seq);
 }
 
+static vksac_status record_phases(rl_graph *g, bool with_actor)
+{
+    g->phases[with_actor] = phase_count(with_actor);
+    for (uint32_t k = 0; k < g->phases[with_actor]; k++) {
+        vks_seq **seq = &g->phase[with_actor][k];
+        VKS_TRY(vks_seq_create(g->a->ctx, 0, seq));
+        VKS_TRY(vks_seq_begin(*seq));
+        VKS_TRY(record_phase(g, *seq, with_actor, k));
+        VKS_TRY(vks_seq_end(*seq));
+    }
+    return VKSAC_OK;
+}
+
 vksac_status rl_graph_create(rl_agent *a, uint32_t batch, bool sample, rl_graph **out)
+{
+    return rl_graph_create_shard(a, batch, sample, 0, 1, out);
+}
+
+vksac_status rl_graph_create_shard(rl_agent *a, uint32_t batch, bool sample, uint32_t shard, uint32_t shards,
+                                   rl_graph **out)
 {
     *out = NULL;
     rl_graph *g = calloc(1, sizeof *g);
     if (!g)
         return vks_fail(a->ctx, VKSAC_E_OOM, "out of host memory for an update graph");
-    *g = (rl_graph){.a = a, .B = batch, .bp = rl_stack_rows(&a->heads.shape, batch), .sample = sample};
+    *g = (rl_graph){.a = a, .B = batch, .bp = rl_stack_rows(&a->heads.shape, batch), .sample = sample,
+                    .heads = a->heads, .shard = shard, .shards = shards};
+    /* Shard 0 keeps the agent's key, so one shard draws what no shards would. */
+    g->heads.key ^= shard * 0x9E3779B9u;
     vksac_status st = tensors(g);
     for (int k = 0; k < 2 && st == VKSAC_OK; k++) {
         st = vks_seq_create(a->ctx, 0, &g->seq[k]);
         if (st == VKSAC_OK)
-            st = record(g, g->seq[k], k == 1);
+            st = shards > 1 ? record_phases(g, k == 1) : record(g, g->seq[k], k == 1);
     }
     if (st != VKSAC_OK) {
         rl_graph_destroy(g);
@@ -173,8 +233,11 @@ void rl_graph_destroy(rl_graph *g)
 {
     if (!g)
         return;
-    for (int k = 0; k < 2; k++)
+    for (int k = 0; k < 2; k++) {
         vks_seq_destroy(g->seq[k]);
+        for (uint32_t p = 0; p < RL_MAX_PHASES; p++)
+            vks_seq_destroy(g->phase[k][p]);
+    }
     nn_mlp_ws_destroy(g->ws_next);
     nn_mlp_ws_destroy(g->ws_pi);
     nn_mlp_ws_destroy(g->ws_t);
@@ -201,6 +264,8 @@ void rl_graph_destroy(rl_graph *g)
 vksac_status rl_graph_run(rl_graph *g, uint32_t n)
 {
     rl_agent *a = g->a;
+    if (g->shards > 1)
+        return vks_fail(a->ctx, VKSAC_E_STATE, "rl_graph_run: a shard's graph runs through rl_shards_run");
     uint32_t every = a->cfg.actor_update_every;
     while (n > 0) {
         /* Updates before the next one whose counter is a multiple of
@@ -262,7 +327,37 @@ vksac_status rl_graph_profile(rl_graph *g, bool actor, uint32_t runs, rl_dispatc
 
 rl_replay_batch rl_graph_batch(rl_graph *g) { return g->batch; }
 
-uint32_t rl_graph_dispatches(const rl_graph *g, bool actor) { return vks_seq_dispatches(g->seq[actor]); }
+uint32_t rl_graph_dispatches(const rl_graph *g, bool actor)
+{
+    uint32_t n = vks_seq_dispatches(g->seq[actor]);
+    for (uint32_t k = 0; k < g->phases[actor]; k++)
+        n += vks_seq_dispatches(g->phase[actor][k]);
+    return n;
+}
+
+bool rl_graph_actor_next(const rl_agent *a)
+{
+    return (a->updates + 1) % a->cfg.actor_update_every == 0;
+}
+
+uint32_t rl_graph_phases(const rl_graph *g, bool actor) { return g->phases[actor]; }
+
+vks_seq *rl_graph_phase(rl_graph *g, bool actor, uint32_t k) { return g->phase[actor][k]; }
+
+uint32_t rl_graph_phase_grads(rl_graph *g, bool actor, uint32_t k, nn_params **out)
+{
+    rl_agent *a = g->a;
+    if (k == 0 && g->phases[actor] > 1) {
+        out[0] = a->critics->params;
+        return 1;
+    }
+    if (k == 1 && actor) {
+        out[0] = a->actor->params;
+        out[1] = a->alpha;
+        return 2;
+    }
+    return 0;
+}
 
 double rl_graph_flops(const rl_graph *g)
 {

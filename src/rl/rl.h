@@ -43,7 +43,8 @@ uint32_t rl_stack_rows(const rl_shape *s, uint32_t batch);
 /* Streams of docs/sac.md. */
 enum { RL_STREAM_REPLAY = 1, RL_STREAM_NEXT = 2, RL_STREAM_ACTOR = 3, RL_STREAM_ACT = 4 };
 /* Dropout stream bases of docs/sac.md. */
-enum { RL_DROP_CRITIC = 0, RL_DROP_TARGET = 16, RL_DROP_ACTOR_NEXT = 32, RL_DROP_CRITIC_PI = 48, RL_DROP_ACTOR = 64 };
+enum { RL_DROP_CRITIC = 0, RL_DROP_TARGET = 16, RL_DROP_ACTOR_NEXT = 32, RL_DROP_CRITIC_PI = 48, RL_DROP_ACTOR = 64,
+       RL_DROP_SHARD = 128 /* added per shard of an update (rl_graph_create_shard) */ };
 /* The agent's counters tensor (1×8). */
 enum { RL_CTR_UPDATE = 0, RL_CTR_ACT = 2, RL_CTR_COUNT = 8 };
 /* The statistics tensor (1×8), docs/sac.md. */

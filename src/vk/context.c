@@ -18,6 +18,8 @@ static VKAPI_ATTR VkBool32 VKAPI_CALL on_debug_message(VkDebugUtilsMessageSeveri
                                                        void *user)
 {
     vks_ctx *ctx = user;
+    if (ctx->counts_to)
+        ctx = ctx->counts_to;
     bool counts = (type & VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT) ||
                   (severity & VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT);
     if (counts)
@@ -225,6 +227,25 @@ static vksac_status memory_create(vks_ctx *ctx)
     return st;
 }
 
+/* Shards need a CPU device, whose memory the host reads and writes in place
+ * (the replicas' gradients are averaged by the host between phases). */
+static void shards_choose(vks_ctx *ctx, int asked)
+{
+    ctx->shards = 1;
+    if (asked <= 1)
+        return;
+    if (!ctx->cpu_threads || !ctx->arena.host_visible) {
+        if (ctx->log) {
+            char msg[512];
+            snprintf(msg, sizeof msg, "config.cpu_shards %d ignored: device '%s' is not a CPU device", asked,
+                     ctx->info.name);
+            ctx->log(ctx->log_user, VKSAC_LOG_WARN, msg);
+        }
+        return;
+    }
+    ctx->shards = (uint32_t)asked;
+}
+
 vksac_status vks_ctx_create(const vksac_context_config *config, vks_ctx **out)
 {
     if (!out)
@@ -243,6 +264,16 @@ vksac_status vks_ctx_create(const vksac_context_config *config, vks_ctx **out)
     if (cfg->cpu_threads < -1)
         return vks_fail(ctx, VKSAC_E_ARG, "config.cpu_threads must be -1, 0 or a positive count, got %d",
                         cfg->cpu_threads);
+    if (cfg->cpu_shards < 0 || cfg->cpu_shards > VKS_MAX_SHARDS)
+        return vks_fail(ctx, VKSAC_E_ARG, "config.cpu_shards must be 0 (off) to %d, got %d", VKS_MAX_SHARDS,
+                        cfg->cpu_shards);
+    if (cfg->cpu_shards > 1 && cfg->cpu_threads > 0)
+        return vks_fail(ctx, VKSAC_E_ARG, "config.cpu_shards %d needs cpu_threads 0 or -1 (each shard runs "
+                        "its kernels on its own thread), got cpu_threads %d", cfg->cpu_shards, cfg->cpu_threads);
+    ctx->config = *cfg;
+    if (cfg->device && !(ctx->device_name = strdup(cfg->device)))
+        return VKSAC_E_OOM;
+    ctx->config.device = ctx->device_name;
     vksac_status st = vks_instance_create(ctx, cfg->validation != 0, cfg->cpu_threads);
     if (st == VKSAC_OK)
         st = device_create(ctx, cfg);
@@ -255,8 +286,27 @@ vksac_status vks_ctx_create(const vksac_context_config *config, vks_ctx **out)
     if (st == VKSAC_OK)
         st = vks_tensor_create(ctx, 1, 4, &ctx->placeholder);
     if (st == VKSAC_OK)
+        shards_choose(ctx, cfg->cpu_shards);
+    if (st == VKSAC_OK)
         ctx->err[0] = '\0';
     return st;
+}
+
+vksac_status vks_ctx_create_replica(vks_ctx *ctx, vks_ctx **out)
+{
+    vksac_context_config cfg = ctx->config;
+    cfg.cpu_shards = 0;
+    vksac_status st = vks_ctx_create(&cfg, out);
+    if (st != VKSAC_OK) {
+        vks_fail(ctx, st, "a shard's device: %s", vks_ctx_error(*out));
+        vks_ctx_destroy(*out);
+        *out = NULL;
+        return st;
+    }
+    /* Its validation messages count as ctx's, which the caller checks. */
+    ctx->validation_messages += atomic_load(&(*out)->validation_messages);
+    (*out)->counts_to = ctx;
+    return VKSAC_OK;
 }
 
 void vks_ctx_destroy(vks_ctx *ctx)
@@ -279,6 +329,7 @@ void vks_ctx_destroy(vks_ctx *ctx)
         ctx->destroy_messenger(ctx->instance, ctx->messenger, NULL);
     if (ctx->instance)
         vkDestroyInstance(ctx->instance, NULL);
+    free(ctx->device_name);
     free(ctx);
 }
 
@@ -294,6 +345,7 @@ uint64_t vks_ctx_validation_messages(const vks_ctx *ctx)
 
 int vks_ctx_gemm_variant(const vks_ctx *ctx) { return ctx->gemm_variant; }
 uint32_t vks_ctx_cpu_threads(const vks_ctx *ctx) { return ctx->cpu_threads; }
+uint32_t vks_ctx_shards(const vks_ctx *ctx) { return ctx->shards; }
 
 vksac_status vks_ctx_device(vks_ctx *ctx, vksac_device_info *out)
 {

@@ -61,6 +61,7 @@ struct vks_ctx {
     vksac_log_fn log;
     void *log_user;
     atomic_uint_fast64_t validation_messages;   /* layers may call back from any thread */
+    struct vks_ctx *counts_to;     /* a shard's replica: count its messages there */
 
     VkInstance instance;
     VkDebugUtilsMessengerEXT messenger;
@@ -76,6 +77,9 @@ struct vks_ctx {
     int gemm_variant;
     uint32_t big_gemm_forms;       /* VKS_GEMM_* bits: forms that may run the big blocks */
     uint32_t cpu_threads;          /* CPU device: threads running kernels (>= 1); else 0 */
+    uint32_t shards;               /* replicas an agent keeps (config.cpu_shards, 1 = none) */
+    vksac_context_config config;   /* as given, for replicas; device points at device_name */
+    char *device_name;
     PFN_vkCmdPushDescriptorSetKHR cmd_push_descriptor_set;
     PFN_vkDestroyDebugUtilsMessengerEXT destroy_messenger;
 

@@ -47,6 +47,12 @@ int vks_ctx_gemm_variant(const vks_ctx *ctx);
  * 0 on GPUs. Kernels with grid-stride loops launch about this many
  * workgroups on a CPU: each workgroup costs ~0.4 µs of set-up there. */
 uint32_t vks_ctx_cpu_threads(const vks_ctx *ctx);
+/* Replicas an agent keeps (config.cpu_shards on a CPU device, else 1). */
+#define VKS_MAX_SHARDS 8
+uint32_t vks_ctx_shards(const vks_ctx *ctx);
+/* A context on the same device with the same options, for one shard;
+ * on failure ctx's error says why. */
+vksac_status vks_ctx_create_replica(vks_ctx *ctx, vks_ctx **out);
 
 vksac_status vks_list_devices(vksac_device_info *out, int capacity, int *count,
                               char *err, size_t err_size);
@@ -75,6 +81,10 @@ vksac_status vks_tensor_write(vks_tensor *t, const float *src);
  * vks_tensor_write: the device must not be using the tensor. */
 vksac_status vks_tensor_write_rows(vks_tensor *t, uint32_t row0, uint32_t nrows, const float *src);
 vksac_status vks_tensor_read(const vks_tensor *t, float *dst);
+/* The tensor's padded storage (rows × stride floats) when its memory is
+ * mapped (host-visible, as on CPU devices), else NULL. The host may read
+ * and write it between submissions that touch it. */
+float *vks_tensor_host_ptr(vks_tensor *t);
 /* Raw copy of the padded storage (rows × stride floats), for tests. */
 vksac_status vks_tensor_read_padded(const vks_tensor *t, float *dst);
 

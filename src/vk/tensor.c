@@ -169,6 +169,11 @@ uint32_t vks_tensor_rows(const vks_tensor *t) { return t ? t->rows : 0; }
 uint32_t vks_tensor_cols(const vks_tensor *t) { return t ? t->cols : 0; }
 uint32_t vks_tensor_stride(const vks_tensor *t) { return t ? t->stride : 0; }
 
+float *vks_tensor_host_ptr(vks_tensor *t)
+{
+    return t && t->chunk->map ? (float *)((char *)t->chunk->map + t->offset) : NULL;
+}
+
 /* Host-visible bytes holding the tensor's padded storage: the tensor itself
  * when mapped, else a staging range (released by release_host_view). */
 static vksac_status host_view(vks_tensor *t, float **p, vks_chunk **staging, VkDeviceSize *soff)

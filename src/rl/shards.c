@@ -1,0 +1,221 @@
+/* The sharded update (shards.h): one host thread per replica, each
+ * submitting its replica's phases and waiting for them, meeting the others
+ * at a barrier after each phase to average the gradients in place. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+
+#include "rl/shards.h"
+
+struct rl_shards {
+    uint32_t count;
+    rl_agent *agent[VKS_MAX_SHARDS];   /* [0]: the caller's agent, not owned */
+    vks_ctx *ctx[VKS_MAX_SHARDS];      /* the replicas' contexts ([0] unused) */
+    pthread_t thread[VKS_MAX_SHARDS];
+    uint32_t threads;                  /* started: replicas 1 .. threads */
+    pthread_barrier_t barrier;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    bool sync_ready;
+    uint64_t job;                      /* bumped by each rl_shards_run */
+    uint32_t n;                        /* updates of the job */
+    bool quit;
+    atomic_bool failed;                /* a replica's phase failed: all stop at the next barrier */
+    vksac_status status[VKS_MAX_SHARDS];
+    struct shard_thread {
+        struct rl_shards *s;
+        uint32_t i;
+    } arg[VKS_MAX_SHARDS];
+};
+
+/* Replica i's part of every gradient the phase ends with: each element
+ * becomes the mean over the replicas, summed in replica order, so each
+ * replica gets the same float (for two, (a + b)·0.5 exactly). */
+static void average(rl_shards *s, uint32_t i, bool actor, uint32_t k)
+{
+    nn_params *p[VKS_MAX_SHARDS][2];
+    uint32_t sets = 0;
+    for (uint32_t r = 0; r < s->count; r++)
+        sets = rl_graph_phase_grads(s->agent[r]->graph, actor, k, p[r]);
+    float inv = 1.0f / (float)s->count;
+    for (uint32_t j = 0; j < sets; j++) {
+        float *g[VKS_MAX_SHARDS];
+        for (uint32_t r = 0; r < s->count; r++)
+            g[r] = vks_tensor_host_ptr(p[r][j]->flat[NN_GRAD]);
+        const vks_tensor *flat = p[0][j]->flat[NN_GRAD];
+        uint64_t len = (uint64_t)vks_tensor_rows(flat) * vks_tensor_stride(flat);
+        uint64_t lo = len * i / s->count, hi = len * (i + 1) / s->count;
+        for (uint64_t e = lo; e < hi; e++) {
+            float sum = g[0][e];
+            for (uint32_t r = 1; r < s->count; r++)
+                sum += g[r][e];
+            sum *= inv;
+            for (uint32_t r = 0; r < s->count; r++)
+                g[r][e] = sum;
+        }
+    }
+}
+
+/* Replica i's n updates. Every replica meets the same barriers in the
+ * same order; after a failure all of them stop at the same one. */
+static vksac_status run_updates(rl_shards *s, uint32_t i, uint32_t n)
+{
+    rl_agent *a = s->agent[i];
+    vksac_status st = VKSAC_OK;
+    for (uint32_t u = 0; u < n; u++) {
+        bool actor = rl_graph_actor_next(a);
+        for (uint32_t k = 0; k < rl_graph_phases(a->graph, actor); k++) {
+            st = vks_seq_run(rl_graph_phase(a->graph, actor, k), 1);
+            if (st != VKSAC_OK)
+                atomic_store(&s->failed, true);
+            pthread_barrier_wait(&s->barrier);
+            if (atomic_load(&s->failed))
+                return st;   /* OK here when another replica failed: rl_shards_run reports that one */
+            nn_params *p[2];
+            if (rl_graph_phase_grads(a->graph, actor, k, p) > 0) {
+                average(s, i, actor, k);
+                pthread_barrier_wait(&s->barrier);
+            }
+        }
+        a->updates++;
+    }
+    return st;
+}
+
+static void *worker(void *arg)
+{
+    rl_shards *s = ((struct shard_thread *)arg)->s;
+    uint32_t i = ((struct shard_thread *)arg)->i;
+    uint64_t seen = 0;
+    for (;;) {
+        pthread_mutex_lock(&s->lock);
+        while (s->job == seen && !s->quit)
+            pthread_cond_wait(&s->wake, &s->lock);
+        bool quit = s->quit;
+        uint32_t n = s->n;
+        seen = s->job;
+        pthread_mutex_unlock(&s->lock);
+        if (quit)
+            return NULL;
+        s->status[i] = run_updates(s, i, n);
+        pthread_barrier_wait(&s->barrier);   /* the job's end */
+    }
+}
+
+vksac_status rl_shards_run(rl_shards *s, uint32_t n)
+{
+    atomic_store(&s->failed, false);
+    pthread_mutex_lock(&s->lock);
+    s->n = n;
+    s->job++;
+    pthread_cond_broadcast(&s->wake);
+    pthread_mutex_unlock(&s->lock);
+    s->status[0] = run_updates(s, 0, n);
+    pthread_barrier_wait(&s->barrier);
+    rl_agent *a = s->agent[0];
+    if (s->status[0] != VKSAC_OK)
+        return s->status[0];
+    for (uint32_t i = 1; i < s->count; i++)
+        if (s->status[i] != VKSAC_OK)
+            return vks_fail(a->ctx, s->status[i], "vksac_agent_update: shard %u: %s", i, vks_ctx_error(s->ctx[i]));
+    return VKSAC_OK;
+}
+
+uint32_t rl_shards_count(const rl_shards *s) { return s ? s->count : 1; }
+rl_agent *rl_shards_replica(rl_shards *s, uint32_t i) { return s->agent[i]; }
+
+void rl_shards_destroy(rl_shards *s)
+{
+    if (!s)
+        return;
+    if (s->sync_ready) {
+        pthread_mutex_lock(&s->lock);
+        s->quit = true;
+        pthread_cond_broadcast(&s->wake);
+        pthread_mutex_unlock(&s->lock);
+        for (uint32_t i = 1; i <= s->threads; i++)
+            pthread_join(s->thread[i], NULL);
+        pthread_barrier_destroy(&s->barrier);
+        pthread_cond_destroy(&s->wake);
+        pthread_mutex_destroy(&s->lock);
+    }
+    for (uint32_t r = 1; r < s->count; r++) {
+        rl_agent_destroy(s->agent[r]);
+        vks_ctx_destroy(s->ctx[r]);
+    }
+    free(s);
+}
+
+/* The replicas, their sharded graphs, and a check that the host can reach
+ * every gradient it averages. */
+static vksac_status replicas(rl_shards *s, rl_agent *a, rl_replica_fn make, void *arg)
+{
+    uint32_t S = s->count, B = a->cfg.batch_size;
+    for (uint32_t r = 1; r < S; r++) {
+        VKS_TRY(vks_ctx_create_replica(a->ctx, &s->ctx[r]));
+        vksac_status st = make(s->ctx[r], arg, &s->agent[r]);
+        if (st != VKSAC_OK)
+            return vks_fail(a->ctx, st, "shard %u of %u: %s", r, S, vks_ctx_error(s->ctx[r]));
+    }
+    for (uint32_t r = 0; r < S; r++) {
+        rl_agent *ra = s->agent[r];
+        rl_graph_destroy(ra->graph);
+        ra->graph = NULL;
+        vksac_status st = rl_graph_create_shard(ra, B / S, true, r, S, &ra->graph);
+        if (st != VKSAC_OK)
+            return r ? vks_fail(a->ctx, st, "shard %u of %u: %s", r, S, vks_ctx_error(s->ctx[r])) : st;
+        nn_params *p[] = {ra->critics->params, ra->actor->params, ra->alpha};
+        for (size_t j = 0; j < sizeof p / sizeof *p; j++)
+            if (!vks_tensor_host_ptr(p[j]->flat[NN_GRAD]))
+                return vks_fail(a->ctx, VKSAC_E_UNSUPPORTED, "cpu_shards: the device's memory is not mapped, "
+                                "so the host cannot average the shards' gradients");
+    }
+    return VKSAC_OK;
+}
+
+static vksac_status start(rl_shards *s)
+{
+    if (pthread_mutex_init(&s->lock, NULL))
+        return VKSAC_E_OOM;
+    if (pthread_cond_init(&s->wake, NULL)) {
+        pthread_mutex_destroy(&s->lock);
+        return VKSAC_E_OOM;
+    }
+    if (pthread_barrier_init(&s->barrier, NULL, s->count)) {
+        pthread_cond_destroy(&s->wake);
+        pthread_mutex_destroy(&s->lock);
+        return VKSAC_E_OOM;
+    }
+    s->sync_ready = true;
+    for (uint32_t i = 1; i < s->count; i++) {
+        s->arg[i] = (struct shard_thread){s, i};
+        if (pthread_create(&s->thread[i], NULL, worker, &s->arg[i]))
+            return VKSAC_E_OOM;
+        s->threads = i;
+    }
+    return VKSAC_OK;
+}
+
+vksac_status rl_agent_shard(rl_agent *a, rl_replica_fn make, void *arg)
+{
+    uint32_t S = vks_ctx_shards(a->ctx);
+    if (S <= 1)
+        return VKSAC_OK;
+    if (a->cfg.batch_size % S)
+        return vks_fail(a->ctx, VKSAC_E_ARG, "batch_size %u is not a multiple of the context's cpu_shards %u "
+                        "(each shard updates on an equal share of the batch)", a->cfg.batch_size, S);
+    rl_shards *s = calloc(1, sizeof *s);
+    if (!s)
+        return vks_fail(a->ctx, VKSAC_E_OOM, "out of host memory for shards");
+    s->count = S;
+    s->agent[0] = a;
+    vksac_status st = replicas(s, a, make, arg);
+    if (st == VKSAC_OK && (st = start(s)) != VKSAC_OK)
+        vks_fail(a->ctx, st, "cpu_shards: could not start the shards' threads");
+    if (st != VKSAC_OK) {   /* the caller destroys a, whose graph may be a shard's now */
+        rl_shards_destroy(s);
+        return st;
+    }
+    a->shards = s;
+    return VKSAC_OK;
+}

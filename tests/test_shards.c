@@ -1,0 +1,215 @@
+/* Shards (src/rl/shards.h): replicas of an agent, each on a context of its
+ * own, split each update's batch and average their gradients between the
+ * update's phases. Checked: the replicas stay bit-identical while drawing
+ * different samples; the average is a mean (two shards drawing the same
+ * samples train exactly like one agent at half the batch, moments
+ * included); save → load → resume with shards is bit-identical; bad
+ * configurations fail with clear errors. */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent_fixture.h"
+#include "rl/checkpoint.h"
+#include "rl/shards.h"
+
+static vks_ctx *sharded_ctx(void)
+{
+    vks_ctx *ctx = NULL;
+    th_opts o = th.opts;
+    o.cpu_shards = 2;
+    TH_OK(th_ctx_create(&o, NULL, &ctx));
+    assert_int_equal(vks_ctx_shards(ctx), 2);
+    return ctx;
+}
+
+static vksac_status replica_from_config(vks_ctx *ctx, void *cfg, rl_agent **out)
+{
+    return rl_agent_create(ctx, cfg, out);
+}
+
+static vksac_status replica_from_file(vks_ctx *ctx, void *path, rl_agent **out)
+{
+    return rl_checkpoint_load(ctx, path, out);
+}
+
+/* An agent and its replicas on ctx, as vksac_agent_create makes them. */
+static rl_agent *make_sharded(vks_ctx *ctx, vksac_agent_config *in)
+{
+    vksac_agent_config c;
+    rl_agent *a = NULL;
+    TH_OK(rl_agent_resolve(ctx, "test", in, &c));
+    TH_OK(rl_agent_create(ctx, &c, &a));
+    TH_OK(rl_agent_shard(a, replica_from_config, &c));
+    assert_non_null(a->shards);
+    return a;
+}
+
+/* Every role of a flat parameter buffer, padding included, bit for bit. */
+static int same_flat(const nn_params *x, const nn_params *y)
+{
+    int same = 1;
+    for (int role = 0; role < NN_BUFS && same; role++) {
+        if (role == NN_GRAD)
+            continue;
+        const vks_tensor *tx = x->flat[role], *ty = y->flat[role];
+        size_t n = (size_t)vks_tensor_cols(tx), m = (size_t)vks_tensor_cols(ty);
+        float *a = malloc(n * sizeof *a), *b = malloc(m * sizeof *b);
+        TH_OK(vks_tensor_read(tx, a));
+        TH_OK(vks_tensor_read(ty, b));
+        same = n == m && !memcmp(a, b, n * sizeof *a);
+        free(a);
+        free(b);
+    }
+    return same;
+}
+
+/* θ, θ₀ and Adam's moments of every network, and α. */
+static int same_state(const rl_agent *x, const rl_agent *y)
+{
+    return same_flat(x->actor->params, y->actor->params) && same_flat(x->critics->params, y->critics->params) &&
+           same_flat(x->targets->params, y->targets->params) && same_flat(x->alpha, y->alpha);
+}
+
+static void stats_of(rl_agent *a, float *st)
+{
+    TH_OK(vks_tensor_read(a->heads.stats, st));
+}
+
+static void test_replicas_stay_identical(void **state)
+{
+    (void)state;
+    vks_ctx *ctx = sharded_ctx();
+    vksac_agent_config c = af_config(3, 256);
+    c.actor_update_every = 2;   /* updates with and without the actor step */
+    rl_agent *a = make_sharded(ctx, &c);
+    rl_agent *r = rl_shards_replica(a->shards, 1);
+    assert_int_equal(rl_shards_count(a->shards), 2);
+    af_data d;
+    vksac_transitions t = af_make_data(&d, 11, 0, true);
+    TH_OK(rl_agent_observe(a, &t));
+    assert_int_equal(rl_replay_size(r->replay), AF_N);
+    const vks_tensor *theta = a->actor->params->flat[NN_THETA];
+    size_t n = vks_tensor_cols(theta);
+    float *before = malloc(n * sizeof *before), *after = malloc(n * sizeof *after);
+    TH_OK(vks_tensor_read(theta, before));
+    TH_OK(rl_agent_update(a, 5));
+    assert_int_equal(a->updates, 5);
+    assert_int_equal(r->updates, 5);
+    assert_true(same_state(a, r));
+    TH_OK(vks_tensor_read(theta, after));
+    assert_memory_not_equal(before, after, n * sizeof *before);
+    free(before);
+    free(after);
+    /* Each shard drew its own samples: their losses differ, and the agent
+     * reports their mean. */
+    float s0[RL_STAT_COUNT], s1[RL_STAT_COUNT];
+    stats_of(a, s0);
+    stats_of(r, s1);
+    assert_true(s0[RL_STAT_CRITIC] != s1[RL_STAT_CRITIC]);
+    vksac_stats st;
+    TH_OK(rl_agent_stats(a, &st));
+    assert_true(st.critic_loss == 0.5f * (s0[RL_STAT_CRITIC] + s1[RL_STAT_CRITIC]));
+    assert_int_equal(st.updates, 5);
+    assert_int_equal(vks_ctx_validation_messages(ctx), 0);
+    rl_agent_destroy(a);
+    vks_ctx_destroy(ctx);
+}
+
+/* Both shards drawing shard 0's samples: the mean of two equal gradients
+ * is that gradient, so the replicas train exactly as one agent at half
+ * the batch. A sum instead of a mean fails on Adam's moments. */
+static void test_average_is_mean(void **state)
+{
+    (void)state;
+    vks_ctx *ctx = sharded_ctx();
+    vksac_agent_config c = af_config(4, 256);
+    rl_agent *a = make_sharded(ctx, &c);
+    rl_agent *r = rl_shards_replica(a->shards, 1);
+    rl_graph_destroy(r->graph);
+    r->graph = NULL;
+    TH_OK(rl_graph_create_shard(r, c.batch_size / 2, true, 0, 2, &r->graph));
+    c.batch_size /= 2;
+    rl_agent *one = af_make(&c);
+    af_data d;
+    vksac_transitions t = af_make_data(&d, 12, 1, false);
+    TH_OK(rl_agent_observe(a, &t));
+    TH_OK(rl_agent_observe(one, &t));
+    TH_OK(rl_agent_update(a, 3));
+    TH_OK(rl_agent_update(one, 3));
+    assert_true(same_state(a, one));
+    assert_true(same_state(r, one));
+    assert_int_equal(vks_ctx_validation_messages(ctx), 0);
+    rl_agent_destroy(one);
+    rl_agent_destroy(a);
+    vks_ctx_destroy(ctx);
+}
+
+static void test_save_load_resume(void **state)
+{
+    (void)state;
+    vks_ctx *ctx = sharded_ctx();
+    vksac_agent_config c = af_config(5, 256);
+    rl_agent *a = make_sharded(ctx, &c);
+    af_data d;
+    vksac_transitions t = af_make_data(&d, 13, 2, false);
+    TH_OK(rl_agent_observe(a, &t));
+    TH_OK(rl_agent_update(a, 2));
+    const char *path = af_tmp_path(0, "shards");
+    TH_OK(rl_checkpoint_save_with(a, path, &(vksac_save_options){.replay = 1}));
+    rl_agent *b = NULL;
+    TH_OK(rl_checkpoint_load(ctx, path, &b));
+    TH_OK(rl_agent_shard(b, replica_from_file, (void *)path));
+    unlink(path);
+    assert_true(same_state(b, rl_shards_replica(b->shards, 1)));
+    assert_true(same_state(a, b));
+    TH_OK(rl_agent_update(a, 2));
+    TH_OK(rl_agent_update(b, 2));
+    assert_true(same_state(a, b));
+    assert_true(same_state(rl_shards_replica(a->shards, 1), rl_shards_replica(b->shards, 1)));
+    af_assert_same_stats(a, b);
+    af_assert_same_acts(a, b, d.s, 2);
+    assert_int_equal(vks_ctx_validation_messages(ctx), 0);
+    rl_agent_destroy(a);
+    rl_agent_destroy(b);
+    vks_ctx_destroy(ctx);
+}
+
+static void expect_ctx_error(vksac_context_config cfg, const char *needle)
+{
+    vks_ctx *ctx = NULL;
+    assert_int_equal(vks_ctx_create(&cfg, &ctx), VKSAC_E_ARG);
+    assert_non_null(strstr(vks_ctx_error(ctx), needle));
+    vks_ctx_destroy(ctx);
+}
+
+static void test_bad_configs(void **state)
+{
+    (void)state;
+    expect_ctx_error((vksac_context_config){.cpu_shards = VKS_MAX_SHARDS + 1}, "cpu_shards must be 0 (off) to 8");
+    expect_ctx_error((vksac_context_config){.cpu_shards = -1}, "cpu_shards must be");
+    expect_ctx_error((vksac_context_config){.cpu_shards = 2, .cpu_threads = 2}, "needs cpu_threads 0 or -1");
+    vks_ctx *ctx = sharded_ctx();
+    vksac_agent_config in = af_config(6, 256), c;
+    in.batch_size = 33;
+    rl_agent *a = NULL;
+    TH_OK(rl_agent_resolve(ctx, "test", &in, &c));
+    TH_OK(rl_agent_create(ctx, &c, &a));
+    assert_int_equal(rl_agent_shard(a, replica_from_config, &c), VKSAC_E_ARG);
+    assert_non_null(strstr(vks_ctx_error(ctx), "batch_size 33 is not a multiple of the context's cpu_shards 2"));
+    rl_agent_destroy(a);
+    vks_ctx_destroy(ctx);
+}
+
+int main(int argc, char **argv)
+{
+    if (th_parse_args(argc, argv, "shards") != 0)
+        return 2;
+    const struct CMUnitTest tests[] = {
+        TH_TEST(test_replicas_stay_identical),
+        TH_TEST(test_average_is_mean),
+        TH_TEST(test_save_load_resume),
+        TH_TEST(test_bad_configs),
+    };
+    return cmocka_run_group_tests_name(th.group_name, tests, th_group_setup, th_group_teardown);
+}
