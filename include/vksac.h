@@ -45,6 +45,8 @@ typedef void (*vksac_log_fn)(void *user, vksac_log_level level, const char *mess
 
 /* How a context is set up. Zero-initialise, then set what you need:
  * every zero field means "the default". */
+#define VKSAC_MAX_CPU_SHARDS 8
+
 typedef struct vksac_context_config {
     /* Device: NULL or "" means the VKSAC_DEVICE environment variable if set,
      * else the first discrete GPU, then integrated GPU, then virtual GPU,
@@ -68,7 +70,9 @@ typedef struct vksac_context_config {
      * their gradients between the update's phases, so they stay
      * identical. Worth it where an update is many small dispatches
      * (hidden 64, say: README, "Threads on lavapipe"). Needs cpu_threads
-     * 0 or -1; ignored (with a log warning) on a GPU. At most 8. */
+     * 0 or -1; ignored (with a log warning) on a GPU. At most
+     * VKSAC_MAX_CPU_SHARDS. The log callback may then be called from the
+     * shards' threads during an update. */
     int cpu_shards;
     /* Kernel variants: 0 = chosen per device; 1 = register-blocked kernels
      * reading texel buffers (best on CPUs); 2 = shared-memory tiled kernels

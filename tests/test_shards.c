@@ -192,8 +192,13 @@ static void test_bad_configs(void **state)
     vks_ctx *ctx = sharded_ctx();
     vksac_agent_config in = af_config(6, 256), c;
     in.batch_size = 33;
+    assert_int_equal(rl_agent_resolve(ctx, "test", &in, &c), VKSAC_E_ARG);
+    assert_non_null(strstr(vks_ctx_error(ctx), "field 'batch_size' must be a multiple of the context's "
+                                               "cpu_shards 2 (each shard updates on an equal share of the "
+                                               "batch), got 33"));
+    /* rl_agent_shard checks it too, for a config resolved elsewhere. */
     rl_agent *a = NULL;
-    TH_OK(rl_agent_resolve(ctx, "test", &in, &c));
+    TH_OK(rl_agent_resolve(th.ctx, "test", &in, &c));
     TH_OK(rl_agent_create(ctx, &c, &a));
     assert_int_equal(rl_agent_shard(a, replica_from_config, &c), VKSAC_E_ARG);
     assert_non_null(strstr(vks_ctx_error(ctx), "batch_size 33 is not a multiple of the context's cpu_shards 2"));

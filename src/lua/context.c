@@ -67,7 +67,9 @@ vl_ctx *vl_context(lua_State *L)
             cfg.validation = lua_toboolean(L, -1);
         lua_getfield(L, -3, "cpu_threads");
         cfg.cpu_threads = (int)lua_tointeger(L, -1);
-        lua_pop(L, 3);
+        lua_getfield(L, -4, "cpu_shards");
+        cfg.cpu_shards = (int)lua_tointeger(L, -1);
+        lua_pop(L, 4);
     }
     ctx_box *b = lua_newuserdatauv(L, sizeof *b, 0);
     b->c = NULL;
@@ -105,11 +107,11 @@ int vl_fail(lua_State *L, vl_ctx *c, const char *fn)
     return luaL_error(L, "%s: %s", fn, msg);
 }
 
-/* vksac.init{device=, validation=, cpu_threads=}: options of the context,
- * which must not exist yet. */
+/* vksac.init{device=, validation=, cpu_threads=, cpu_shards=}: options of
+ * the context, which must not exist yet. */
 static int l_init(lua_State *L)
 {
-    static const char *const keys[] = {"device", "validation", "cpu_threads", NULL};
+    static const char *const keys[] = {"device", "validation", "cpu_threads", "cpu_shards", NULL};
     vl_args a = {L, 1, 1, "init"};
     luaL_checktype(L, 1, LUA_TTABLE);
     vl_check_keys(&a, keys);
@@ -120,6 +122,12 @@ static int l_init(lua_State *L)
     lua_getfield(L, 1, "cpu_threads");
     if (!lua_isnil(L, -1) && (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < -1))
         vl_arg_error(&a, "cpu_threads", "must be an integer ≥ -1, got %s", luaL_tolstring(L, -1, NULL));
+    lua_pop(L, 1);
+    lua_getfield(L, 1, "cpu_shards");
+    if (!lua_isnil(L, -1) &&
+        (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 0 || lua_tointeger(L, -1) > VKSAC_MAX_CPU_SHARDS))
+        vl_arg_error(&a, "cpu_shards", "must be an integer from 0 to %d, got %s", VKSAC_MAX_CPU_SHARDS,
+                     luaL_tolstring(L, -1, NULL));
     lua_pop(L, 1);
     lua_pushvalue(L, 1);
     lua_setfield(L, LUA_REGISTRYINDEX, OPTS_KEY);

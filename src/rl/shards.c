@@ -7,13 +7,53 @@
 
 #include "rl/shards.h"
 
+/* A barrier that spins a little before it sleeps. After the averaging the
+ * threads arrive within microseconds of each other, where a futex wake-up
+ * costs tens of them: with pthread_barrier_wait `small`'s update took
+ * 2.77-2.78 ms, with this 2.49-2.56 (two shards, lavapipe 22.3, medians
+ * of interleaved runs). After a phase one may wait long for another, and
+ * then sleeps. The spin only occupies a core whose replica has finished
+ * its phase. */
+typedef struct spin_barrier {
+    atomic_uint count, generation;
+    uint32_t n;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+} spin_barrier;
+
+enum { SPINS = 4000 };   /* ~50 µs of pause instructions */
+
+static void spin_barrier_wait(spin_barrier *b)
+{
+    unsigned g = atomic_load(&b->generation);
+    if (atomic_fetch_add(&b->count, 1) + 1 == b->n) {
+        atomic_store(&b->count, 0);
+        pthread_mutex_lock(&b->lock);
+        atomic_fetch_add(&b->generation, 1);
+        pthread_cond_broadcast(&b->wake);
+        pthread_mutex_unlock(&b->lock);
+        return;
+    }
+    for (int i = 0; i < SPINS; i++) {
+        if (atomic_load(&b->generation) != g)
+            return;
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#endif
+    }
+    pthread_mutex_lock(&b->lock);
+    while (atomic_load(&b->generation) == g)
+        pthread_cond_wait(&b->wake, &b->lock);
+    pthread_mutex_unlock(&b->lock);
+}
+
 struct rl_shards {
     uint32_t count;
     rl_agent *agent[VKS_MAX_SHARDS];   /* [0]: the caller's agent, not owned */
     vks_ctx *ctx[VKS_MAX_SHARDS];      /* the replicas' contexts ([0] unused) */
     pthread_t thread[VKS_MAX_SHARDS];
     uint32_t threads;                  /* started: replicas 1 .. threads */
-    pthread_barrier_t barrier;
+    spin_barrier barrier;
     pthread_mutex_t lock;
     pthread_cond_t wake;
     bool sync_ready;
@@ -68,13 +108,13 @@ static vksac_status run_updates(rl_shards *s, uint32_t i, uint32_t n)
             st = vks_seq_run(rl_graph_phase(a->graph, actor, k), 1);
             if (st != VKSAC_OK)
                 atomic_store(&s->failed, true);
-            pthread_barrier_wait(&s->barrier);
+            spin_barrier_wait(&s->barrier);
             if (atomic_load(&s->failed))
                 return st;   /* OK here when another replica failed: rl_shards_run reports that one */
             nn_params *p[2];
             if (rl_graph_phase_grads(a->graph, actor, k, p) > 0) {
                 average(s, i, actor, k);
-                pthread_barrier_wait(&s->barrier);
+                spin_barrier_wait(&s->barrier);
             }
         }
         a->updates++;
@@ -98,7 +138,7 @@ static void *worker(void *arg)
         if (quit)
             return NULL;
         s->status[i] = run_updates(s, i, n);
-        pthread_barrier_wait(&s->barrier);   /* the job's end */
+        spin_barrier_wait(&s->barrier);   /* the job's end */
     }
 }
 
@@ -111,7 +151,7 @@ vksac_status rl_shards_run(rl_shards *s, uint32_t n)
     pthread_cond_broadcast(&s->wake);
     pthread_mutex_unlock(&s->lock);
     s->status[0] = run_updates(s, 0, n);
-    pthread_barrier_wait(&s->barrier);
+    spin_barrier_wait(&s->barrier);
     rl_agent *a = s->agent[0];
     if (s->status[0] != VKSAC_OK)
         return s->status[0];
@@ -135,7 +175,8 @@ void rl_shards_destroy(rl_shards *s)
         pthread_mutex_unlock(&s->lock);
         for (uint32_t i = 1; i <= s->threads; i++)
             pthread_join(s->thread[i], NULL);
-        pthread_barrier_destroy(&s->barrier);
+        pthread_cond_destroy(&s->barrier.wake);
+        pthread_mutex_destroy(&s->barrier.lock);
         pthread_cond_destroy(&s->wake);
         pthread_mutex_destroy(&s->lock);
     }
@@ -181,11 +222,18 @@ static vksac_status start(rl_shards *s)
         pthread_mutex_destroy(&s->lock);
         return VKSAC_E_OOM;
     }
-    if (pthread_barrier_init(&s->barrier, NULL, s->count)) {
+    if (pthread_mutex_init(&s->barrier.lock, NULL)) {
         pthread_cond_destroy(&s->wake);
         pthread_mutex_destroy(&s->lock);
         return VKSAC_E_OOM;
     }
+    if (pthread_cond_init(&s->barrier.wake, NULL)) {
+        pthread_mutex_destroy(&s->barrier.lock);
+        pthread_cond_destroy(&s->wake);
+        pthread_mutex_destroy(&s->lock);
+        return VKSAC_E_OOM;
+    }
+    s->barrier.n = s->count;
     s->sync_ready = true;
     for (uint32_t i = 1; i < s->count; i++) {
         s->arg[i] = (struct shard_thread){s, i};

@@ -48,7 +48,7 @@ int vks_ctx_gemm_variant(const vks_ctx *ctx);
  * workgroups on a CPU: each workgroup costs ~0.4 µs of set-up there. */
 uint32_t vks_ctx_cpu_threads(const vks_ctx *ctx);
 /* Replicas an agent keeps (config.cpu_shards on a CPU device, else 1). */
-#define VKS_MAX_SHARDS 8
+#define VKS_MAX_SHARDS VKSAC_MAX_CPU_SHARDS
 uint32_t vks_ctx_shards(const vks_ctx *ctx);
 /* A context on the same device with the same options, for one shard;
  * on failure ctx's error says why. */
