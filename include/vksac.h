@@ -63,16 +63,19 @@ typedef struct vksac_context_config {
      * workers. An LP_NUM_THREADS exported before the first context wins.
      * Sets the process environment: create contexts from one thread. */
     int cpu_threads;
-    /* Shards of a CPU device: 0 or 1 = off; n > 1 = every agent of this
-     * context keeps n replicas, each on a device of its own that runs
-     * kernels on its own thread, and splits each update's batch between
-     * them (batch_size must be a multiple of n). The replicas average
-     * their gradients between the update's phases, so they stay
+    /* Shards of a CPU device. n > 1: every agent of this context keeps n
+     * replicas, each on a device of its own that runs kernels on its own
+     * thread, and splits each update's batch between them; the replicas
+     * average their gradients between the update's phases, so they stay
      * identical. Worth it where an update is many small dispatches
-     * (hidden 64, say: README, "Threads on lavapipe"). Needs cpu_threads
-     * 0 or -1; ignored (with a log warning) on a GPU. At most
-     * VKSAC_MAX_CPU_SHARDS. The log callback may then be called from the
-     * shards' threads during an update. */
+     * (hidden 64: README, "Threads on lavapipe"). An agent whose
+     * batch_size is not a multiple of n (such as the batch-1 agents behind
+     * Lua's Actor objects) runs unsharded, said at VKSAC_LOG_INFO. 0 = the
+     * VKSAC_CPU_SHARDS environment variable if set (ignored when
+     * cpu_threads > 0), else off; 1 = off; at most VKSAC_MAX_CPU_SHARDS.
+     * Needs cpu_threads 0 or -1; ignored with a log warning on a GPU. The
+     * log callback may then be called from the shards' threads during an
+     * update. */
     int cpu_shards;
     /* Kernel variants: 0 = chosen per device; 1 = register-blocked kernels
      * reading texel buffers (best on CPUs); 2 = shared-memory tiled kernels

@@ -4,7 +4,8 @@
  * different samples; the average is a mean (two shards drawing the same
  * samples train exactly like one agent at half the batch, moments
  * included); save → load → resume with shards is bit-identical; bad
- * configurations fail with clear errors. */
+ * configurations fail with clear errors, and a batch the shards cannot
+ * split runs unsharded. */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -189,19 +190,38 @@ static void test_bad_configs(void **state)
     expect_ctx_error((vksac_context_config){.cpu_shards = VKS_MAX_SHARDS + 1}, "cpu_shards must be 0 (off) to 8");
     expect_ctx_error((vksac_context_config){.cpu_shards = -1}, "cpu_shards must be");
     expect_ctx_error((vksac_context_config){.cpu_shards = 2, .cpu_threads = 2}, "needs cpu_threads 0 or -1");
+    /* VKSAC_CPU_SHARDS stands in for a 0 in the config, except beside
+     * worker threads. */
+    setenv("VKSAC_CPU_SHARDS", "x2", 1);
+    expect_ctx_error((vksac_context_config){0}, "VKSAC_CPU_SHARDS must be 0 (off) to 8, got 'x2'");
+    setenv("VKSAC_CPU_SHARDS", "2", 1);
+    vks_ctx *env = NULL;
+    TH_OK(vks_ctx_create(&(vksac_context_config){0}, &env));
+    assert_int_equal(vks_ctx_shards(env), 2);
+    vks_ctx_destroy(env);
+    TH_OK(vks_ctx_create(&(vksac_context_config){.cpu_threads = 2}, &env));
+    assert_int_equal(vks_ctx_shards(env), 1);
+    vks_ctx_destroy(env);
+    TH_OK(vks_ctx_create(&(vksac_context_config){.cpu_shards = 1}, &env));
+    assert_int_equal(vks_ctx_shards(env), 1);
+    vks_ctx_destroy(env);
+    unsetenv("VKSAC_CPU_SHARDS");
+
+    /* A batch the shards cannot split equally: the agent runs unsharded. */
     vks_ctx *ctx = sharded_ctx();
     vksac_agent_config in = af_config(6, 256), c;
     in.batch_size = 33;
-    assert_int_equal(rl_agent_resolve(ctx, "test", &in, &c), VKSAC_E_ARG);
-    assert_non_null(strstr(vks_ctx_error(ctx), "field 'batch_size' must be a multiple of the context's "
-                                               "cpu_shards 2 (each shard updates on an equal share of the "
-                                               "batch), got 33"));
-    /* rl_agent_shard checks it too, for a config resolved elsewhere. */
     rl_agent *a = NULL;
-    TH_OK(rl_agent_resolve(th.ctx, "test", &in, &c));
+    TH_OK(rl_agent_resolve(ctx, "test", &in, &c));
     TH_OK(rl_agent_create(ctx, &c, &a));
-    assert_int_equal(rl_agent_shard(a, replica_from_config, &c), VKSAC_E_ARG);
-    assert_non_null(strstr(vks_ctx_error(ctx), "batch_size 33 is not a multiple of the context's cpu_shards 2"));
+    TH_OK(rl_agent_shard(a, replica_from_config, &c));
+    assert_null(a->shards);
+    assert_non_null(strstr(th_last_log(), "an agent of batch_size 33 runs unsharded: not a multiple of the "
+                                          "context's cpu_shards 2"));
+    af_data d;
+    vksac_transitions t = af_make_data(&d, 14, 0, false);
+    TH_OK(rl_agent_observe(a, &t));
+    TH_OK(rl_agent_update(a, 2));
     rl_agent_destroy(a);
     vks_ctx_destroy(ctx);
 }

@@ -170,10 +170,6 @@ static vksac_status resolve_training(vks_ctx *ctx, const char *fn, vksac_agent_c
         return bad(ctx, fn, "gumbel_temperature", "positive", c->gumbel_temperature);
     if (c->batch_size > 65536)
         return bad(ctx, fn, "batch_size", "in [1, 65536]", c->batch_size);
-    if (c->batch_size % vks_ctx_shards(ctx))
-        return vks_fail(ctx, VKSAC_E_ARG, "%s: field 'batch_size' must be a multiple of the context's "
-                        "cpu_shards %u (each shard updates on an equal share of the batch), got %u", fn,
-                        vks_ctx_shards(ctx), c->batch_size);
     if (c->replay_capacity > RL_REPLAY_MAX_CAPACITY)
         return bad(ctx, fn, "replay_capacity", "below 2^24", c->replay_capacity);
     if (c->override_target_entropy) {

@@ -249,9 +249,12 @@ vksac_status rl_agent_shard(rl_agent *a, rl_replica_fn make, void *arg)
     uint32_t S = vks_ctx_shards(a->ctx);
     if (S <= 1)
         return VKSAC_OK;
-    if (a->cfg.batch_size % S)
-        return vks_fail(a->ctx, VKSAC_E_ARG, "batch_size %u is not a multiple of the context's cpu_shards %u "
-                        "(each shard updates on an equal share of the batch)", a->cfg.batch_size, S);
+    if (a->cfg.batch_size % S) {
+        /* Lua's Actor and Critic objects, for one, are agents of batch 1. */
+        vks_log(a->ctx, VKSAC_LOG_INFO, "an agent of batch_size %u runs unsharded: not a multiple of the "
+                "context's cpu_shards %u", a->cfg.batch_size, S);
+        return VKSAC_OK;
+    }
     rl_shards *s = calloc(1, sizeof *s);
     if (!s)
         return vks_fail(a->ctx, VKSAC_E_OOM, "out of host memory for shards");

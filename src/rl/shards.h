@@ -18,10 +18,11 @@ typedef struct rl_shards rl_shards;
  * config, or the same checkpoint), so that all start identical. */
 typedef vksac_status (*rl_replica_fn)(vks_ctx *ctx, void *arg, rl_agent **out);
 
-/* Gives a the replicas its context asks for (vks_ctx_shards; nothing when
- * 1): makes them with `make`, records every replica's update at
- * batch_size / shards rows and starts a thread per extra replica. On
- * failure destroy a: its graph may be a shard's. */
+/* Gives a the replicas its context asks for (vks_ctx_shards; none when 1,
+ * or when batch_size is not a multiple of it): makes them with `make`,
+ * records every replica's update at batch_size / shards rows and starts a
+ * thread per extra replica. On failure destroy a: its graph may be a
+ * shard's. */
 vksac_status rl_agent_shard(rl_agent *a, rl_replica_fn make, void *arg);
 /* n updates on every replica; returns once all are done. */
 vksac_status rl_shards_run(rl_shards *s, uint32_t n);

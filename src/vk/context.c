@@ -227,6 +227,22 @@ static vksac_status memory_create(vks_ctx *ctx)
     return st;
 }
 
+/* VKSAC_CPU_SHARDS, when config.cpu_shards is 0: a number 0 to 8, which
+ * a context with worker threads ignores. */
+static vksac_status shards_from_env(vks_ctx *ctx, int cpu_threads, int *shards)
+{
+    const char *v = getenv("VKSAC_CPU_SHARDS");
+    if (!v || !*v)
+        return VKSAC_OK;
+    char *end;
+    long n = strtol(v, &end, 10);
+    if (*end || n < 0 || n > VKS_MAX_SHARDS)
+        return vks_fail(ctx, VKSAC_E_ARG, "the environment's VKSAC_CPU_SHARDS must be 0 (off) to %d, got '%s'",
+                        VKS_MAX_SHARDS, v);
+    *shards = cpu_threads > 0 ? 1 : (int)n;
+    return VKSAC_OK;
+}
+
 /* Shards need a CPU device, whose memory the host reads and writes in place
  * (the replicas' gradients are averaged by the host between phases). */
 static void shards_choose(vks_ctx *ctx, int asked)
@@ -235,12 +251,8 @@ static void shards_choose(vks_ctx *ctx, int asked)
     if (asked <= 1)
         return;
     if (!ctx->cpu_threads || !ctx->arena.host_visible) {
-        if (ctx->log) {
-            char msg[512];
-            snprintf(msg, sizeof msg, "config.cpu_shards %d ignored: device '%s' is not a CPU device", asked,
-                     ctx->info.name);
-            ctx->log(ctx->log_user, VKSAC_LOG_WARN, msg);
-        }
+        vks_log(ctx, VKSAC_LOG_WARN, "config.cpu_shards %d ignored: device '%s' is not a CPU device", asked,
+                ctx->info.name);
         return;
     }
     ctx->shards = (uint32_t)asked;
@@ -264,13 +276,16 @@ vksac_status vks_ctx_create(const vksac_context_config *config, vks_ctx **out)
     if (cfg->cpu_threads < -1)
         return vks_fail(ctx, VKSAC_E_ARG, "config.cpu_threads must be -1, 0 or a positive count, got %d",
                         cfg->cpu_threads);
-    if (cfg->cpu_shards < 0 || cfg->cpu_shards > VKS_MAX_SHARDS)
-        return vks_fail(ctx, VKSAC_E_ARG, "config.cpu_shards must be 0 (off) to %d, got %d", VKS_MAX_SHARDS,
-                        cfg->cpu_shards);
-    if (cfg->cpu_shards > 1 && cfg->cpu_threads > 0)
+    int shards = cfg->cpu_shards;
+    if (shards < 0 || shards > VKS_MAX_SHARDS)
+        return vks_fail(ctx, VKSAC_E_ARG, "config.cpu_shards must be 0 (off) to %d, got %d", VKS_MAX_SHARDS, shards);
+    if (shards == 0)
+        VKS_TRY(shards_from_env(ctx, cfg->cpu_threads, &shards));
+    if (shards > 1 && cfg->cpu_threads > 0)
         return vks_fail(ctx, VKSAC_E_ARG, "config.cpu_shards %d needs cpu_threads 0 or -1 (each shard runs "
-                        "its kernels on its own thread), got cpu_threads %d", cfg->cpu_shards, cfg->cpu_threads);
+                        "its kernels on its own thread), got cpu_threads %d", shards, cfg->cpu_threads);
     ctx->config = *cfg;
+    ctx->config.cpu_shards = shards;
     if (cfg->device && !(ctx->device_name = strdup(cfg->device)))
         return VKSAC_E_OOM;
     ctx->config.device = ctx->device_name;
@@ -286,7 +301,7 @@ vksac_status vks_ctx_create(const vksac_context_config *config, vks_ctx **out)
     if (st == VKSAC_OK)
         st = vks_tensor_create(ctx, 1, 4, &ctx->placeholder);
     if (st == VKSAC_OK)
-        shards_choose(ctx, cfg->cpu_shards);
+        shards_choose(ctx, shards);
     if (st == VKSAC_OK)
         ctx->err[0] = '\0';
     return st;
@@ -295,7 +310,7 @@ vksac_status vks_ctx_create(const vksac_context_config *config, vks_ctx **out)
 vksac_status vks_ctx_create_replica(vks_ctx *ctx, vks_ctx **out)
 {
     vksac_context_config cfg = ctx->config;
-    cfg.cpu_shards = 0;
+    cfg.cpu_shards = 1;
     vksac_status st = vks_ctx_create(&cfg, out);
     if (st != VKSAC_OK) {
         vks_fail(ctx, st, "a shard's device: %s", vks_ctx_error(*out));

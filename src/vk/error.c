@@ -20,6 +20,18 @@ vksac_status vks_fail(vks_ctx *ctx, vksac_status status, const char *fmt, ...)
     return status;
 }
 
+void vks_log(vks_ctx *ctx, vksac_log_level level, const char *fmt, ...)
+{
+    if (!ctx || !ctx->log)
+        return;
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    ctx->log(ctx->log_user, level, msg);
+}
+
 const char *vks_result_name(VkResult r)
 {
     switch (r) {

@@ -41,6 +41,8 @@ vksac_status vks_ctx_device(vks_ctx *ctx, vksac_device_info *out);
 vksac_status vks_fail(vks_ctx *ctx, vksac_status status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 vksac_status vks_failv(vks_ctx *ctx, vksac_status status, const char *fmt, va_list ap);
+/* A message to the context's log callback, if any. */
+void vks_log(vks_ctx *ctx, vksac_log_level level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Which kernel family the context uses for GEMM (1 blocked, 2 tiled). */
 int vks_ctx_gemm_variant(const vks_ctx *ctx);
 /* On a CPU device (lavapipe) the threads that run kernels, at least 1;
