@@ -32,11 +32,6 @@ static const bench_config CONFIGS[] = {
 };
 #define NCONFIGS (sizeof CONFIGS / sizeof *CONFIGS)
 
-static vksac_status make_replica(vks_ctx *ctx, void *cfg, rl_agent **out)
-{
-    return rl_agent_create(ctx, cfg, out);
-}
-
 static rl_agent *make_agent(const bench_config *b)
 {
     vksac_agent_config in = {.dim_state = b->S, .num_cont_actions = b->C, .num_discrete_heads = b->D,
@@ -47,8 +42,7 @@ static rl_agent *make_agent(const bench_config *b)
     vksac_agent_config c;
     rl_agent *a;
     CHECK(rl_agent_resolve(bench.ctx, "bench/update", &in, &c));
-    CHECK(rl_agent_create(bench.ctx, &c, &a));
-    CHECK(rl_agent_shard(a, make_replica, &c));
+    CHECK(rl_agent_create_sharded(bench.ctx, &c, &a));
     return a;
 }
 
@@ -166,7 +160,7 @@ static void run(const bench_config *b, double seconds, int prof)
         per[runs++] = us / reps;
     }
     double us = median(per, runs);
-    uint32_t shards = vks_ctx_shards(bench.ctx);
+    uint32_t shards = rl_shards_count(a->shards);
     double flops = rl_graph_flops(a->graph) * shards;   /* a shard's graph holds its share of the batch */
     printf("{\"bench\":\"update\",\"config\":\"%s\",\"threads\":%s,\"shards\":%u,\"device\":%s,\"batch\":%u,"
            "\"hidden\":%u,\"depth\":%u,\"updates_per_s\":%.1f,\"ms_per_update\":%.3f,\"gflops\":%.2f,"
@@ -174,7 +168,9 @@ static void run(const bench_config *b, double seconds, int prof)
            b->name, bench.threads, shards, bench.device, b->batch, b->hidden, b->depth, 1e6 / us, us / 1e3,
            flops / us / 1e3, rl_graph_dispatches(a->graph, true), rl_graph_dispatches(a->graph, false), reps, runs);
     fflush(stdout);
-    if (prof)
+    if (prof && shards > 1)
+        fprintf(stderr, "bench/update: --profile times one shard's kernels alone; run it without --shards\n");
+    else if (prof)
         profile(a, b, prof > 1);
     rl_agent_destroy(a);
 }

@@ -43,10 +43,11 @@ typedef enum vksac_log_level {
 
 typedef void (*vksac_log_fn)(void *user, vksac_log_level level, const char *message);
 
-/* How a context is set up. Zero-initialise, then set what you need:
- * every zero field means "the default". */
+/* The most shards a context takes (vksac_context_config.cpu_shards). */
 #define VKSAC_MAX_CPU_SHARDS 8
 
+/* How a context is set up. Zero-initialise, then set what you need:
+ * every zero field means "the default". */
 typedef struct vksac_context_config {
     /* Device: NULL or "" means the VKSAC_DEVICE environment variable if set,
      * else the first discrete GPU, then integrated GPU, then virtual GPU,
@@ -63,20 +64,6 @@ typedef struct vksac_context_config {
      * workers. An LP_NUM_THREADS exported before the first context wins.
      * Sets the process environment: create contexts from one thread. */
     int cpu_threads;
-    /* Shards of a CPU device. n > 1: every agent of this context keeps n
-     * replicas, each on a device of its own that runs kernels on its own
-     * thread, and splits each update's batch between them; the replicas
-     * average their gradients between the update's phases, so they stay
-     * identical. Worth it where an update is many small dispatches
-     * (hidden 64: README, "Threads on lavapipe"). An agent whose
-     * batch_size is not a multiple of n (such as the batch-1 agents behind
-     * Lua's Actor objects) runs unsharded, said at VKSAC_LOG_INFO. 0 = the
-     * VKSAC_CPU_SHARDS environment variable if set (ignored when
-     * cpu_threads > 0), else off; 1 = off; at most VKSAC_MAX_CPU_SHARDS.
-     * Needs cpu_threads 0 or -1; ignored with a log warning on a GPU. The
-     * log callback may then be called from the shards' threads during an
-     * update. */
-    int cpu_shards;
     /* Kernel variants: 0 = chosen per device; 1 = register-blocked kernels
      * reading texel buffers (best on CPUs); 2 = shared-memory tiled kernels
      * (best on GPUs). */
@@ -88,6 +75,23 @@ typedef struct vksac_context_config {
     int no_push_descriptors;
     vksac_log_fn log;
     void *log_user;
+    /* Shards of a CPU device. n > 1: every agent of this context keeps n
+     * replicas, each on a device of its own that runs kernels on its own
+     * thread, and splits each update's batch between them; the replicas
+     * average their gradients between the update's phases, so they stay
+     * identical. Worth it where an update is many small dispatches
+     * (hidden 64: README, "Threads on lavapipe"). An agent whose
+     * batch_size is not a multiple of n (such as the batch-1 agents behind
+     * Lua's Actor objects) runs unsharded, said at VKSAC_LOG_INFO. 0 = the
+     * VKSAC_CPU_SHARDS environment variable if set (ignored when
+     * cpu_threads > 0), else off; 1 = off; at most VKSAC_MAX_CPU_SHARDS.
+     * Needs cpu_threads 0 or -1; ignored with a log warning on a GPU.
+     * Creating or loading an agent then creates contexts too (so, as for
+     * contexts, do it from one thread); the log callback may be called
+     * from the shards' threads during an update. After a shard fails
+     * where the others did not, the agent refuses to observe or update
+     * (VKSAC_E_STATE): load a checkpoint to go on. */
+    int cpu_shards;
 } vksac_context_config;
 
 typedef struct vksac_context vksac_context;

@@ -14,24 +14,20 @@
 #include "rl/checkpoint.h"
 #include "rl/shards.h"
 
-static vks_ctx *sharded_ctx(void)
+/* A context with n shards; NULL (the test skips) on a device that takes
+ * none, a GPU. */
+static vks_ctx *sharded_ctx(int n)
 {
     vks_ctx *ctx = NULL;
     th_opts o = th.opts;
-    o.cpu_shards = 2;
+    o.cpu_shards = n;
     TH_OK(th_ctx_create(&o, NULL, &ctx));
-    assert_int_equal(vks_ctx_shards(ctx), 2);
+    if (vks_ctx_shards(ctx) == 1) {
+        vks_ctx_destroy(ctx);
+        return NULL;
+    }
+    assert_int_equal(vks_ctx_shards(ctx), n);
     return ctx;
-}
-
-static vksac_status replica_from_config(vks_ctx *ctx, void *cfg, rl_agent **out)
-{
-    return rl_agent_create(ctx, cfg, out);
-}
-
-static vksac_status replica_from_file(vks_ctx *ctx, void *path, rl_agent **out)
-{
-    return rl_checkpoint_load(ctx, path, out);
 }
 
 /* An agent and its replicas on ctx, as vksac_agent_create makes them. */
@@ -40,36 +36,53 @@ static rl_agent *make_sharded(vks_ctx *ctx, vksac_agent_config *in)
     vksac_agent_config c;
     rl_agent *a = NULL;
     TH_OK(rl_agent_resolve(ctx, "test", in, &c));
-    TH_OK(rl_agent_create(ctx, &c, &a));
-    TH_OK(rl_agent_shard(a, replica_from_config, &c));
+    TH_OK(rl_agent_create_sharded(ctx, &c, &a));
     assert_non_null(a->shards);
     return a;
 }
 
-/* Every role of a flat parameter buffer, padding included, bit for bit. */
-static int same_flat(const nn_params *x, const nn_params *y)
+/* Two tensors of the same shape, padding included, bit for bit. */
+static int same_tensor(const vks_tensor *x, const vks_tensor *y)
 {
-    int same = 1;
-    for (int role = 0; role < NN_BUFS && same; role++) {
-        if (role == NN_GRAD)
-            continue;
-        const vks_tensor *tx = x->flat[role], *ty = y->flat[role];
-        size_t n = (size_t)vks_tensor_cols(tx), m = (size_t)vks_tensor_cols(ty);
-        float *a = malloc(n * sizeof *a), *b = malloc(m * sizeof *b);
-        TH_OK(vks_tensor_read(tx, a));
-        TH_OK(vks_tensor_read(ty, b));
-        same = n == m && !memcmp(a, b, n * sizeof *a);
-        free(a);
-        free(b);
-    }
+    size_t n = (size_t)vks_tensor_rows(x) * vks_tensor_stride(x);
+    if (vks_tensor_rows(y) != vks_tensor_rows(x) || vks_tensor_stride(y) != vks_tensor_stride(x))
+        return 0;
+    float *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
+    TH_OK(vks_tensor_read_padded(x, a));
+    TH_OK(vks_tensor_read_padded(y, b));
+    int same = !memcmp(a, b, n * sizeof *a);
+    free(a);
+    free(b);
     return same;
 }
 
-/* θ, θ₀ and Adam's moments of every network, and α. */
+/* Every role of a flat parameter buffer but the gradients. */
+static int same_flat(const nn_params *x, const nn_params *y)
+{
+    int same = 1;
+    for (int role = 0; role < NN_BUFS && same; role++)
+        same = role == NN_GRAD || same_tensor(x->flat[role], y->flat[role]);
+    return same;
+}
+
+/* θ, θ₀ and Adam's moments of every network, α, the state statistics,
+ * the RNG counters and the counts. */
 static int same_state(const rl_agent *x, const rl_agent *y)
 {
     return same_flat(x->actor->params, y->actor->params) && same_flat(x->critics->params, y->critics->params) &&
-           same_flat(x->targets->params, y->targets->params) && same_flat(x->alpha, y->alpha);
+           same_flat(x->targets->params, y->targets->params) && same_flat(x->alpha, y->alpha) &&
+           same_tensor(x->rsm->stats, y->rsm->stats) && same_tensor(x->heads.counters, y->heads.counters) &&
+           x->updates == y->updates && x->observed == y->observed &&
+           rl_replay_size(x->replay) == rl_replay_size(y->replay);
+}
+
+/* Replica 0 and every other replica of a. */
+static int replicas_same(rl_agent *a)
+{
+    int same = 1;
+    for (uint32_t i = 1; i < rl_shards_count(a->shards); i++)
+        same = same && same_state(a, rl_shards_replica(a->shards, i));
+    return same;
 }
 
 static void stats_of(rl_agent *a, float *st)
@@ -80,7 +93,9 @@ static void stats_of(rl_agent *a, float *st)
 static void test_replicas_stay_identical(void **state)
 {
     (void)state;
-    vks_ctx *ctx = sharded_ctx();
+    vks_ctx *ctx = sharded_ctx(2);
+    if (!ctx)
+        skip();
     vksac_agent_config c = af_config(3, 256);
     c.actor_update_every = 2;   /* updates with and without the actor step */
     rl_agent *a = make_sharded(ctx, &c);
@@ -96,8 +111,7 @@ static void test_replicas_stay_identical(void **state)
     TH_OK(vks_tensor_read(theta, before));
     TH_OK(rl_agent_update(a, 5));
     assert_int_equal(a->updates, 5);
-    assert_int_equal(r->updates, 5);
-    assert_true(same_state(a, r));
+    assert_true(replicas_same(a));
     TH_OK(vks_tensor_read(theta, after));
     assert_memory_not_equal(before, after, n * sizeof *before);
     free(before);
@@ -112,6 +126,12 @@ static void test_replicas_stay_identical(void **state)
     TH_OK(rl_agent_stats(a, &st));
     assert_true(st.critic_loss == 0.5f * (s0[RL_STAT_CRITIC] + s1[RL_STAT_CRITIC]));
     assert_int_equal(st.updates, 5);
+    /* A given batch: every replica takes all of it. */
+    af_data e;
+    vksac_transitions u = af_make_data(&e, 15, 1, false);
+    u.n = c.batch_size;
+    TH_OK(rl_agent_update_batch(a, &u));
+    assert_true(replicas_same(a));
     assert_int_equal(vks_ctx_validation_messages(ctx), 0);
     rl_agent_destroy(a);
     vks_ctx_destroy(ctx);
@@ -123,7 +143,9 @@ static void test_replicas_stay_identical(void **state)
 static void test_average_is_mean(void **state)
 {
     (void)state;
-    vks_ctx *ctx = sharded_ctx();
+    vks_ctx *ctx = sharded_ctx(2);
+    if (!ctx)
+        skip();
     vksac_agent_config c = af_config(4, 256);
     rl_agent *a = make_sharded(ctx, &c);
     rl_agent *r = rl_shards_replica(a->shards, 1);
@@ -138,6 +160,8 @@ static void test_average_is_mean(void **state)
     TH_OK(rl_agent_observe(one, &t));
     TH_OK(rl_agent_update(a, 3));
     TH_OK(rl_agent_update(one, 3));
+    /* The replicas' counters and count of updates agree with one's; the
+     * parameters and moments too. */
     assert_true(same_state(a, one));
     assert_true(same_state(r, one));
     assert_int_equal(vks_ctx_validation_messages(ctx), 0);
@@ -146,10 +170,35 @@ static void test_average_is_mean(void **state)
     vks_ctx_destroy(ctx);
 }
 
+/* Three shards: uneven slices of each gradient, a three-way barrier, and a
+ * batch of 33 split 11 ways each. */
+static void test_three_shards(void **state)
+{
+    (void)state;
+    vks_ctx *ctx = sharded_ctx(3);
+    if (!ctx)
+        skip();
+    vksac_agent_config c = af_config(7, 256);
+    c.batch_size = 33;
+    rl_agent *a = make_sharded(ctx, &c);
+    assert_int_equal(rl_shards_count(a->shards), 3);
+    af_data d;
+    vksac_transitions t = af_make_data(&d, 16, 2, true);
+    TH_OK(rl_agent_observe(a, &t));
+    TH_OK(rl_agent_update(a, 3));
+    assert_int_equal(a->updates, 3);
+    assert_true(replicas_same(a));
+    assert_int_equal(vks_ctx_validation_messages(ctx), 0);
+    rl_agent_destroy(a);
+    vks_ctx_destroy(ctx);
+}
+
 static void test_save_load_resume(void **state)
 {
     (void)state;
-    vks_ctx *ctx = sharded_ctx();
+    vks_ctx *ctx = sharded_ctx(2);
+    if (!ctx)
+        skip();
     vksac_agent_config c = af_config(5, 256);
     rl_agent *a = make_sharded(ctx, &c);
     af_data d;
@@ -160,9 +209,9 @@ static void test_save_load_resume(void **state)
     TH_OK(rl_checkpoint_save_with(a, path, &(vksac_save_options){.replay = 1}));
     rl_agent *b = NULL;
     TH_OK(rl_checkpoint_load(ctx, path, &b));
-    TH_OK(rl_agent_shard(b, replica_from_file, (void *)path));
     unlink(path);
-    assert_true(same_state(b, rl_shards_replica(b->shards, 1)));
+    assert_non_null(b->shards);
+    assert_true(replicas_same(b));
     assert_true(same_state(a, b));
     TH_OK(rl_agent_update(a, 2));
     TH_OK(rl_agent_update(b, 2));
@@ -173,6 +222,30 @@ static void test_save_load_resume(void **state)
     assert_int_equal(vks_ctx_validation_messages(ctx), 0);
     rl_agent_destroy(a);
     rl_agent_destroy(b);
+    vks_ctx_destroy(ctx);
+}
+
+/* After a replica failed where the others did not, the agent refuses to
+ * observe or update rather than train replicas that may differ. */
+static void test_failed_shard_stops_the_agent(void **state)
+{
+    (void)state;
+    vks_ctx *ctx = sharded_ctx(2);
+    if (!ctx)
+        skip();
+    vksac_agent_config c = af_config(8, 256);
+    rl_agent *a = make_sharded(ctx, &c);
+    af_data d;
+    vksac_transitions t = af_make_data(&d, 17, 0, false);
+    TH_OK(rl_agent_observe(a, &t));
+    assert_int_equal(rl_shards_failed(a->shards, 1, VKSAC_E_VULKAN, "test"), VKSAC_E_VULKAN);
+    assert_int_equal(rl_agent_update(a, 1), VKSAC_E_STATE);
+    assert_non_null(strstr(vks_ctx_error(ctx), "vksac_agent_update: the agent's shards may differ since one of "
+                                               "them failed"));
+    assert_int_equal(rl_agent_observe(a, &t), VKSAC_E_STATE);
+    assert_int_equal(rl_agent_update_batch(a, &t), VKSAC_E_STATE);
+    assert_int_equal(a->updates, 0);
+    rl_agent_destroy(a);
     vks_ctx_destroy(ctx);
 }
 
@@ -208,13 +281,14 @@ static void test_bad_configs(void **state)
     unsetenv("VKSAC_CPU_SHARDS");
 
     /* A batch the shards cannot split equally: the agent runs unsharded. */
-    vks_ctx *ctx = sharded_ctx();
+    vks_ctx *ctx = sharded_ctx(2);
+    if (!ctx)
+        skip();
     vksac_agent_config in = af_config(6, 256), c;
     in.batch_size = 33;
     rl_agent *a = NULL;
     TH_OK(rl_agent_resolve(ctx, "test", &in, &c));
-    TH_OK(rl_agent_create(ctx, &c, &a));
-    TH_OK(rl_agent_shard(a, replica_from_config, &c));
+    TH_OK(rl_agent_create_sharded(ctx, &c, &a));
     assert_null(a->shards);
     assert_non_null(strstr(th_last_log(), "an agent of batch_size 33 runs unsharded: not a multiple of the "
                                           "context's cpu_shards 2"));
@@ -233,7 +307,9 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         TH_TEST(test_replicas_stay_identical),
         TH_TEST(test_average_is_mean),
+        TH_TEST(test_three_shards),
         TH_TEST(test_save_load_resume),
+        TH_TEST(test_failed_shard_stops_the_agent),
         TH_TEST(test_bad_configs),
     };
     return cmocka_run_group_tests_name(th.group_name, tests, th_group_setup, th_group_teardown);

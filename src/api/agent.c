@@ -25,17 +25,6 @@ static vksac_status need_agent(vksac_agent *agent, const char *fn)
     return VKSAC_OK;
 }
 
-/* A shard's replica (rl/shards.h), built as the agent was. */
-static vksac_status replica_from_config(vks_ctx *ctx, void *cfg, rl_agent **out)
-{
-    return rl_agent_create(ctx, cfg, out);
-}
-
-static vksac_status replica_from_file(vks_ctx *ctx, void *path, rl_agent **out)
-{
-    return rl_checkpoint_load(ctx, path, out);
-}
-
 VKSAC_API vksac_status vksac_agent_create(vksac_context *ctx, const vksac_agent_config *config, vksac_agent **out)
 {
     if (!ctx || !out)
@@ -48,11 +37,8 @@ VKSAC_API vksac_status vksac_agent_create(vksac_context *ctx, const vksac_agent_
     if (!agent)
         return vks_fail(vk, VKSAC_E_OOM, "out of host memory for an agent");
     agent->ctx = ctx;
-    vksac_status st = rl_agent_create(vk, &cfg, &agent->rl);
-    if (st == VKSAC_OK)
-        st = rl_agent_shard(agent->rl, replica_from_config, &cfg);
+    vksac_status st = rl_agent_create_sharded(vk, &cfg, &agent->rl);
     if (st != VKSAC_OK) {
-        rl_agent_destroy(agent->rl);
         free(agent);
         return st;
     }
@@ -162,10 +148,7 @@ VKSAC_API vksac_status vksac_agent_load(vksac_context *ctx, const char *path, vk
         return vks_fail(vk, VKSAC_E_OOM, "out of host memory for an agent");
     agent->ctx = ctx;
     vksac_status st = rl_checkpoint_load(vk, path, &agent->rl);
-    if (st == VKSAC_OK)
-        st = rl_agent_shard(agent->rl, replica_from_file, (void *)path);
     if (st != VKSAC_OK) {
-        rl_agent_destroy(agent->rl);
         free(agent);
         return st;
     }

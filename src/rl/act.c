@@ -210,18 +210,15 @@ static vksac_status observe_one(rl_agent *a, const vksac_transitions *t);
 
 /* What changes an agent's state reaches its replicas too (shards.h);
  * replica 0 checks the input first, so the others only fail on the device. */
-static vksac_status replica_failed(rl_agent *a, uint32_t i, vksac_status st, const char *fn)
-{
-    return vks_fail(a->ctx, st, "%s: shard %u: %s", fn, i, vks_ctx_error(rl_shards_replica(a->shards, i)->ctx));
-}
-
 vksac_status rl_agent_observe(rl_agent *a, const vksac_transitions *t)
 {
+    static const char fn[] = "vksac_agent_observe";
+    VKS_TRY(rl_shards_usable(a->shards, fn));
     VKS_TRY(observe_one(a, t));
     for (uint32_t i = 1; i < rl_shards_count(a->shards); i++) {
         vksac_status st = observe_one(rl_shards_replica(a->shards, i), t);
         if (st != VKSAC_OK)
-            return replica_failed(a, i, st, "vksac_agent_observe");
+            return rl_shards_failed(a->shards, i, st, fn);
     }
     return VKSAC_OK;
 }
@@ -258,11 +255,13 @@ static vksac_status update_batch_one(rl_agent *a, const vksac_transitions *t);
 /* Every replica takes the whole given batch, so they stay identical. */
 vksac_status rl_agent_update_batch(rl_agent *a, const vksac_transitions *t)
 {
+    static const char fn[] = "vksac_agent_update_batch";
+    VKS_TRY(rl_shards_usable(a->shards, fn));
     VKS_TRY(update_batch_one(a, t));
     for (uint32_t i = 1; i < rl_shards_count(a->shards); i++) {
         vksac_status st = update_batch_one(rl_shards_replica(a->shards, i), t);
         if (st != VKSAC_OK)
-            return replica_failed(a, i, st, "vksac_agent_update_batch");
+            return rl_shards_failed(a->shards, i, st, fn);
     }
     return VKSAC_OK;
 }

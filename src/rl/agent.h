@@ -12,6 +12,7 @@ typedef struct rl_act rl_act;
 typedef struct rl_eval rl_eval;
 
 #define RL_ACT_CACHE 4
+#define RL_MAX_PHASES 3   /* of a shard's update (rl_graph_create_shard) */
 
 typedef struct rl_agent {
     vks_ctx *ctx;
@@ -57,11 +58,10 @@ vksac_status rl_graph_run(rl_graph *g, uint32_t n);
 /* Shard `shard` of `shards` replicas' graph at `batch` rows each: the
  * agent's key and dropout streams offset by the shard, each update
  * recorded in phases (shards > 1) that rl_shards_run drives. */
-#define RL_MAX_PHASES 3
 vksac_status rl_graph_create_shard(rl_agent *a, uint32_t batch, bool sample, uint32_t shard, uint32_t shards,
                                    rl_graph **out);
-/* Whether the agent's next update has the actor step. */
-bool rl_graph_actor_next(const rl_agent *a);
+/* Whether the update after `done` updates has the actor step. */
+bool rl_graph_actor_step(const rl_agent *a, uint64_t done);
 /* A shard's phases of an update with or without the actor step, phase k,
  * and the parameter sets whose gradients the replicas average after it
  * (out: room for 2; returns how many). */

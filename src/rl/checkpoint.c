@@ -15,6 +15,7 @@
 
 #include "rl/agent.h"
 #include "rl/checkpoint.h"
+#include "rl/shards.h"
 #include "rl/checkpoint_replay.h"
 #include "rl/safetensors.h"
 
@@ -525,15 +526,10 @@ static vksac_status load_counts(const reader *r, rl_agent *a)
     return VKSAC_OK;
 }
 
-vksac_status rl_checkpoint_load(vks_ctx *ctx, const char *path, rl_agent **out)
+/* An agent on ctx from a parsed checkpoint: replica 0, and each shard's
+ * replica from the same parse (rl_agent_shard), so all start identical. */
+static vksac_status load_parsed(vks_ctx *ctx, st_file *f, const char *path, rl_agent **out)
 {
-    *out = NULL;
-    if (!path || !*path)
-        return vks_fail(ctx, VKSAC_E_ARG, "vksac_agent_load: path must be a non-empty string");
-    char err[512];
-    st_file *f;
-    if (st_load(path, &f, err, sizeof err) != 0)
-        return vks_fail(ctx, VKSAC_E_ARG, "vksac_agent_load: %s", err);
     reader r = {ctx, f, path};
     vksac_agent_config stored, cfg;
     float low[VKSAC_MAX_CONT_ACTIONS], high[VKSAC_MAX_CONT_ACTIONS];
@@ -555,6 +551,38 @@ vksac_status rl_checkpoint_load(vks_ctx *ctx, const char *path, rl_agent **out)
         st = rl_replay_load(ctx, f, path, a, full);
     if (st == VKSAC_OK)
         st = rl_metadata_load(ctx, f, path, a);
+    if (st != VKSAC_OK) {
+        rl_agent_destroy(a);
+        return st;
+    }
+    *out = a;
+    return VKSAC_OK;
+}
+
+typedef struct parsed {
+    st_file *f;
+    const char *path;
+} parsed;
+
+static vksac_status replica_from_parsed(vks_ctx *ctx, void *arg, rl_agent **out)
+{
+    const parsed *p = arg;
+    return load_parsed(ctx, p->f, p->path, out);
+}
+
+vksac_status rl_checkpoint_load(vks_ctx *ctx, const char *path, rl_agent **out)
+{
+    *out = NULL;
+    if (!path || !*path)
+        return vks_fail(ctx, VKSAC_E_ARG, "vksac_agent_load: path must be a non-empty string");
+    char err[512];
+    st_file *f;
+    if (st_load(path, &f, err, sizeof err) != 0)
+        return vks_fail(ctx, VKSAC_E_ARG, "vksac_agent_load: %s", err);
+    rl_agent *a = NULL;
+    vksac_status st = load_parsed(ctx, f, path, &a);
+    if (st == VKSAC_OK)
+        st = rl_agent_shard(a, replica_from_parsed, &(parsed){f, path});
     st_free(f);
     if (st != VKSAC_OK) {
         rl_agent_destroy(a);

@@ -217,9 +217,13 @@ vksac_status rl_graph_create_shard(rl_agent *a, uint32_t batch, bool sample, uin
     g->heads.key ^= shard * 0x9E3779B9u;
     vksac_status st = tensors(g);
     for (int k = 0; k < 2 && st == VKSAC_OK; k++) {
+        if (shards > 1) {
+            st = record_phases(g, k == 1);
+            continue;
+        }
         st = vks_seq_create(a->ctx, 0, &g->seq[k]);
         if (st == VKSAC_OK)
-            st = shards > 1 ? record_phases(g, k == 1) : record(g, g->seq[k], k == 1);
+            st = record(g, g->seq[k], k == 1);
     }
     if (st != VKSAC_OK) {
         rl_graph_destroy(g);
@@ -271,7 +275,7 @@ vksac_status rl_graph_run(rl_graph *g, uint32_t n)
         /* Updates before the next one whose counter is a multiple of
          * `every` run without the actor step; that one runs with it. */
         uint32_t before = (uint32_t)((every - (a->updates + 1) % every) % every);
-        bool actor = before == 0;
+        bool actor = rl_graph_actor_step(a, a->updates);
         uint32_t run = !actor ? (before < n ? before : n) : every == 1 ? n : 1;
         VKS_TRY(vks_seq_run(g->seq[actor], run));
         a->updates += run;
@@ -290,6 +294,8 @@ vksac_status rl_graph_profile(rl_graph *g, bool actor, uint32_t runs, rl_dispatc
 {
     if (!g || !out || !count || runs == 0)
         return VKSAC_E_ARG;
+    if (g->shards > 1)
+        return vks_fail(g->a->ctx, VKSAC_E_STATE, "rl_graph_profile: it would update one shard alone");
     *out = NULL;
     *count = 0;
     vks_seq *seq;
@@ -335,9 +341,9 @@ uint32_t rl_graph_dispatches(const rl_graph *g, bool actor)
     return n;
 }
 
-bool rl_graph_actor_next(const rl_agent *a)
+bool rl_graph_actor_step(const rl_agent *a, uint64_t done)
 {
-    return (a->updates + 1) % a->cfg.actor_update_every == 0;
+    return (done + 1) % a->cfg.actor_update_every == 0;
 }
 
 uint32_t rl_graph_phases(const rl_graph *g, bool actor) { return g->phases[actor]; }

@@ -16,6 +16,8 @@
  * its phase. */
 typedef struct spin_barrier {
     atomic_uint count, generation;
+    atomic_bool failing;   /* some arrival of this generation failed */
+    atomic_bool failed;    /* the last generation's verdict */
     uint32_t n;
     pthread_mutex_t lock;
     pthread_cond_t wake;
@@ -23,28 +25,35 @@ typedef struct spin_barrier {
 
 enum { SPINS = 4000 };   /* ~50 µs of pause instructions */
 
-static void spin_barrier_wait(spin_barrier *b)
+/* Waits for all n threads; returns whether any of them arrived failed, the
+ * same answer to each (the verdict is kept until every thread has read it:
+ * the next generation ends only after all have arrived again). */
+static bool spin_barrier_wait(spin_barrier *b, bool failed)
 {
     unsigned g = atomic_load(&b->generation);
+    if (failed)
+        atomic_store(&b->failing, true);
     if (atomic_fetch_add(&b->count, 1) + 1 == b->n) {
+        atomic_store(&b->failed, atomic_exchange(&b->failing, false));
         atomic_store(&b->count, 0);
         pthread_mutex_lock(&b->lock);
         atomic_fetch_add(&b->generation, 1);
         pthread_cond_broadcast(&b->wake);
         pthread_mutex_unlock(&b->lock);
-        return;
+        return atomic_load(&b->failed);
     }
-    for (int i = 0; i < SPINS; i++) {
-        if (atomic_load(&b->generation) != g)
-            return;
+    for (int i = 0; i < SPINS && atomic_load(&b->generation) == g; i++) {
 #if defined(__x86_64__) || defined(__i386__)
         __builtin_ia32_pause();
 #endif
     }
-    pthread_mutex_lock(&b->lock);
-    while (atomic_load(&b->generation) == g)
-        pthread_cond_wait(&b->wake, &b->lock);
-    pthread_mutex_unlock(&b->lock);
+    if (atomic_load(&b->generation) == g) {
+        pthread_mutex_lock(&b->lock);
+        while (atomic_load(&b->generation) == g)
+            pthread_cond_wait(&b->wake, &b->lock);
+        pthread_mutex_unlock(&b->lock);
+    }
+    return atomic_load(&b->failed);
 }
 
 struct rl_shards {
@@ -59,9 +68,11 @@ struct rl_shards {
     bool sync_ready;
     uint64_t job;                      /* bumped by each rl_shards_run */
     uint32_t n;                        /* updates of the job */
+    uint64_t base;                     /* the replicas' update count before it */
     bool quit;
-    atomic_bool failed;                /* a replica's phase failed: all stop at the next barrier */
+    bool broken;                       /* a replica failed where the others did not */
     vksac_status status[VKS_MAX_SHARDS];
+    uint32_t done[VKS_MAX_SHARDS];     /* updates each finished in the job */
     struct shard_thread {
         struct rl_shards *s;
         uint32_t i;
@@ -96,30 +107,28 @@ static void average(rl_shards *s, uint32_t i, bool actor, uint32_t k)
     }
 }
 
-/* Replica i's n updates. Every replica meets the same barriers in the
- * same order; after a failure all of them stop at the same one. */
-static vksac_status run_updates(rl_shards *s, uint32_t i, uint32_t n)
+/* Replica i's part of the job: every replica meets the same barriers in
+ * the same order (the phases follow the shared update count, not the
+ * replica's), and after a failure all leave at the same one. */
+static vksac_status run_updates(rl_shards *s, uint32_t i)
 {
     rl_agent *a = s->agent[i];
-    vksac_status st = VKSAC_OK;
-    for (uint32_t u = 0; u < n; u++) {
-        bool actor = rl_graph_actor_next(a);
+    s->done[i] = 0;
+    for (uint32_t u = 0; u < s->n; u++) {
+        bool actor = rl_graph_actor_step(a, s->base + u);
         for (uint32_t k = 0; k < rl_graph_phases(a->graph, actor); k++) {
-            st = vks_seq_run(rl_graph_phase(a->graph, actor, k), 1);
-            if (st != VKSAC_OK)
-                atomic_store(&s->failed, true);
-            spin_barrier_wait(&s->barrier);
-            if (atomic_load(&s->failed))
-                return st;   /* OK here when another replica failed: rl_shards_run reports that one */
+            vksac_status st = vks_seq_run(rl_graph_phase(a->graph, actor, k), 1);
+            if (spin_barrier_wait(&s->barrier, st != VKSAC_OK))
+                return st;   /* OK when another replica failed: rl_shards_run reports that one */
             nn_params *p[2];
             if (rl_graph_phase_grads(a->graph, actor, k, p) > 0) {
                 average(s, i, actor, k);
-                spin_barrier_wait(&s->barrier);
+                spin_barrier_wait(&s->barrier, false);
             }
         }
-        a->updates++;
+        s->done[i]++;
     }
-    return st;
+    return VKSAC_OK;
 }
 
 static void *worker(void *arg)
@@ -132,33 +141,53 @@ static void *worker(void *arg)
         while (s->job == seen && !s->quit)
             pthread_cond_wait(&s->wake, &s->lock);
         bool quit = s->quit;
-        uint32_t n = s->n;
         seen = s->job;
         pthread_mutex_unlock(&s->lock);
         if (quit)
             return NULL;
-        s->status[i] = run_updates(s, i, n);
-        spin_barrier_wait(&s->barrier);   /* the job's end */
+        s->status[i] = run_updates(s, i);
+        spin_barrier_wait(&s->barrier, false);   /* the job's end */
     }
 }
 
 vksac_status rl_shards_run(rl_shards *s, uint32_t n)
 {
-    atomic_store(&s->failed, false);
+    rl_agent *a = s->agent[0];
+    VKS_TRY(rl_shards_usable(s, "vksac_agent_update"));
     pthread_mutex_lock(&s->lock);
     s->n = n;
+    s->base = a->updates;
     s->job++;
     pthread_cond_broadcast(&s->wake);
     pthread_mutex_unlock(&s->lock);
-    s->status[0] = run_updates(s, 0, n);
-    spin_barrier_wait(&s->barrier);
-    rl_agent *a = s->agent[0];
-    if (s->status[0] != VKSAC_OK)
-        return s->status[0];
-    for (uint32_t i = 1; i < s->count; i++)
-        if (s->status[i] != VKSAC_OK)
-            return vks_fail(a->ctx, s->status[i], "vksac_agent_update: shard %u: %s", i, vks_ctx_error(s->ctx[i]));
+    s->status[0] = run_updates(s, 0);
+    spin_barrier_wait(&s->barrier, false);
+    /* All left at the same barrier, so they finished the same updates. */
+    for (uint32_t r = 0; r < s->count; r++)
+        s->agent[r]->updates = s->base + s->done[0];
+    for (uint32_t i = 0; i < s->count; i++) {
+        if (s->status[i] == VKSAC_OK)
+            continue;
+        /* A phase that failed on one replica may have run on the others. */
+        s->broken = true;
+        return i ? vks_fail(a->ctx, s->status[i], "vksac_agent_update: shard %u: %s", i, vks_ctx_error(s->ctx[i]))
+                 : s->status[0];
+    }
     return VKSAC_OK;
+}
+
+vksac_status rl_shards_usable(rl_shards *s, const char *fn)
+{
+    if (!s || !s->broken)
+        return VKSAC_OK;
+    return vks_fail(s->agent[0]->ctx, VKSAC_E_STATE, "%s: the agent's shards may differ since one of them failed "
+                    "(see the error then); load a checkpoint to go on", fn);
+}
+
+vksac_status rl_shards_failed(rl_shards *s, uint32_t i, vksac_status st, const char *fn)
+{
+    s->broken = true;
+    return vks_fail(s->agent[0]->ctx, st, "%s: shard %u: %s", fn, i, vks_ctx_error(s->ctx[i]));
 }
 
 uint32_t rl_shards_count(const rl_shards *s) { return s ? s->count : 1; }
@@ -218,23 +247,14 @@ static vksac_status start(rl_shards *s)
 {
     if (pthread_mutex_init(&s->lock, NULL))
         return VKSAC_E_OOM;
-    if (pthread_cond_init(&s->wake, NULL)) {
-        pthread_mutex_destroy(&s->lock);
-        return VKSAC_E_OOM;
-    }
-    if (pthread_mutex_init(&s->barrier.lock, NULL)) {
-        pthread_cond_destroy(&s->wake);
-        pthread_mutex_destroy(&s->lock);
-        return VKSAC_E_OOM;
-    }
-    if (pthread_cond_init(&s->barrier.wake, NULL)) {
-        pthread_mutex_destroy(&s->barrier.lock);
-        pthread_cond_destroy(&s->wake);
-        pthread_mutex_destroy(&s->lock);
-        return VKSAC_E_OOM;
-    }
+    if (pthread_cond_init(&s->wake, NULL))
+        goto no_wake;
+    if (pthread_mutex_init(&s->barrier.lock, NULL))
+        goto no_barrier_lock;
+    if (pthread_cond_init(&s->barrier.wake, NULL))
+        goto no_barrier_wake;
     s->barrier.n = s->count;
-    s->sync_ready = true;
+    s->sync_ready = true;   /* from here rl_shards_destroy undoes it all */
     for (uint32_t i = 1; i < s->count; i++) {
         s->arg[i] = (struct shard_thread){s, i};
         if (pthread_create(&s->thread[i], NULL, worker, &s->arg[i]))
@@ -242,6 +262,13 @@ static vksac_status start(rl_shards *s)
         s->threads = i;
     }
     return VKSAC_OK;
+no_barrier_wake:
+    pthread_mutex_destroy(&s->barrier.lock);
+no_barrier_lock:
+    pthread_cond_destroy(&s->wake);
+no_wake:
+    pthread_mutex_destroy(&s->lock);
+    return VKSAC_E_OOM;
 }
 
 vksac_status rl_agent_shard(rl_agent *a, rl_replica_fn make, void *arg)
@@ -269,4 +296,20 @@ vksac_status rl_agent_shard(rl_agent *a, rl_replica_fn make, void *arg)
     }
     a->shards = s;
     return VKSAC_OK;
+}
+
+static vksac_status replica_from_config(vks_ctx *ctx, void *cfg, rl_agent **out)
+{
+    return rl_agent_create(ctx, cfg, out);
+}
+
+vksac_status rl_agent_create_sharded(vks_ctx *ctx, const vksac_agent_config *cfg, rl_agent **out)
+{
+    VKS_TRY(rl_agent_create(ctx, cfg, out));
+    vksac_status st = rl_agent_shard(*out, replica_from_config, (void *)cfg);
+    if (st != VKSAC_OK) {
+        rl_agent_destroy(*out);
+        *out = NULL;
+    }
+    return st;
 }

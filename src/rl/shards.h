@@ -24,8 +24,16 @@ typedef vksac_status (*rl_replica_fn)(vks_ctx *ctx, void *arg, rl_agent **out);
  * thread per extra replica. On failure destroy a: its graph may be a
  * shard's. */
 vksac_status rl_agent_shard(rl_agent *a, rl_replica_fn make, void *arg);
+/* rl_agent_create plus the replicas ctx asks for: how the public API
+ * creates agents (rl_checkpoint_load shards the agents it loads). */
+vksac_status rl_agent_create_sharded(vks_ctx *ctx, const vksac_agent_config *cfg, rl_agent **out);
 /* n updates on every replica; returns once all are done. */
 vksac_status rl_shards_run(rl_shards *s, uint32_t n);
+/* E_STATE (naming fn) once a replica failed where others did not, so
+ * that they may differ: the agent then must not observe or update. */
+vksac_status rl_shards_usable(rl_shards *s, const char *fn);
+/* Marks s so, and returns st with replica i's error, naming fn. */
+vksac_status rl_shards_failed(rl_shards *s, uint32_t i, vksac_status st, const char *fn);
 /* Replicas, counting replica 0 (the agent); replica i for i ≥ 1. */
 uint32_t rl_shards_count(const rl_shards *s);
 rl_agent *rl_shards_replica(rl_shards *s, uint32_t i);

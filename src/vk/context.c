@@ -256,6 +256,9 @@ static void shards_choose(vks_ctx *ctx, int asked)
         return;
     }
     ctx->shards = (uint32_t)asked;
+    if (ctx->cpu_threads > 1)
+        vks_log(ctx, VKSAC_LOG_WARN, "config.cpu_shards %d with LP_NUM_THREADS=%u from the environment: each "
+                "shard also starts %u lavapipe workers", asked, ctx->cpu_threads, ctx->cpu_threads);
 }
 
 vksac_status vks_ctx_create(const vksac_context_config *config, vks_ctx **out)
@@ -312,16 +315,17 @@ vksac_status vks_ctx_create_replica(vks_ctx *ctx, vks_ctx **out)
     vksac_context_config cfg = ctx->config;
     cfg.cpu_shards = 1;
     vksac_status st = vks_ctx_create(&cfg, out);
+    /* Its validation messages count as ctx's, which the caller checks. */
+    if (*out) {
+        ctx->validation_messages += atomic_load(&(*out)->validation_messages);
+        (*out)->counts_to = ctx;
+    }
     if (st != VKSAC_OK) {
         vks_fail(ctx, st, "a shard's device: %s", vks_ctx_error(*out));
         vks_ctx_destroy(*out);
         *out = NULL;
-        return st;
     }
-    /* Its validation messages count as ctx's, which the caller checks. */
-    ctx->validation_messages += atomic_load(&(*out)->validation_messages);
-    (*out)->counts_to = ctx;
-    return VKSAC_OK;
+    return st;
 }
 
 void vks_ctx_destroy(vks_ctx *ctx)

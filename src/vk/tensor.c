@@ -179,10 +179,8 @@ float *vks_tensor_host_ptr(vks_tensor *t)
 static vksac_status host_view(vks_tensor *t, float **p, vks_chunk **staging, VkDeviceSize *soff)
 {
     *staging = NULL;
-    if (t->chunk->map) {
-        *p = (float *)((char *)t->chunk->map + t->offset);
+    if ((*p = vks_tensor_host_ptr(t)))
         return VKSAC_OK;
-    }
     vksac_status st = vks_arena_alloc(t->ctx, &t->ctx->staging, t->bytes, staging, soff);
     if (st == VKSAC_OK)
         *p = (float *)((char *)(*staging)->map + *soff);
@@ -238,8 +236,8 @@ vksac_status vks_tensor_write_rows(vks_tensor *t, uint32_t row0, uint32_t nrows,
     float *p;
     vks_chunk *staging = NULL;
     VkDeviceSize soff = 0;
-    if (t->chunk->map) {
-        p = (float *)((char *)t->chunk->map + t->offset + off);
+    if ((p = vks_tensor_host_ptr(t))) {
+        p += off / sizeof *p;
     } else {
         /* A staging range just for these rows (sub-allocated from the
          * staging arena, released after the copy). */
