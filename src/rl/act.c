@@ -206,21 +206,28 @@ static vksac_status convert(rl_agent *a, const char *fn, const vksac_transitions
     return VKSAC_OK;
 }
 
-static vksac_status observe_one(rl_agent *a, const vksac_transitions *t);
+/* What changes an agent's state reaches its replicas too (shards.h):
+ * `one` on replica 0, which checks the input, then on the others, which
+ * can then only fail on the device. */
+typedef vksac_status (*agent_step)(rl_agent *a, const vksac_transitions *t);
 
-/* What changes an agent's state reaches its replicas too (shards.h);
- * replica 0 checks the input first, so the others only fail on the device. */
-vksac_status rl_agent_observe(rl_agent *a, const vksac_transitions *t)
+static vksac_status on_every_replica(rl_agent *a, const char *fn, agent_step one, const vksac_transitions *t)
 {
-    static const char fn[] = "vksac_agent_observe";
     VKS_TRY(rl_shards_usable(a->shards, fn));
-    VKS_TRY(observe_one(a, t));
+    VKS_TRY(one(a, t));
     for (uint32_t i = 1; i < rl_shards_count(a->shards); i++) {
-        vksac_status st = observe_one(rl_shards_replica(a->shards, i), t);
+        vksac_status st = one(rl_shards_replica(a->shards, i), t);
         if (st != VKSAC_OK)
             return rl_shards_failed(a->shards, i, st, fn);
     }
     return VKSAC_OK;
+}
+
+static vksac_status observe_one(rl_agent *a, const vksac_transitions *t);
+
+vksac_status rl_agent_observe(rl_agent *a, const vksac_transitions *t)
+{
+    return on_every_replica(a, "vksac_agent_observe", observe_one, t);
 }
 
 static vksac_status observe_one(rl_agent *a, const vksac_transitions *t)
@@ -255,15 +262,7 @@ static vksac_status update_batch_one(rl_agent *a, const vksac_transitions *t);
 /* Every replica takes the whole given batch, so they stay identical. */
 vksac_status rl_agent_update_batch(rl_agent *a, const vksac_transitions *t)
 {
-    static const char fn[] = "vksac_agent_update_batch";
-    VKS_TRY(rl_shards_usable(a->shards, fn));
-    VKS_TRY(update_batch_one(a, t));
-    for (uint32_t i = 1; i < rl_shards_count(a->shards); i++) {
-        vksac_status st = update_batch_one(rl_shards_replica(a->shards, i), t);
-        if (st != VKSAC_OK)
-            return rl_shards_failed(a->shards, i, st, fn);
-    }
-    return VKSAC_OK;
+    return on_every_replica(a, "vksac_agent_update_batch", update_batch_one, t);
 }
 
 static vksac_status update_batch_one(rl_agent *a, const vksac_transitions *t)
