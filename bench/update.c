@@ -181,6 +181,7 @@ int main(int argc, char **argv)
     vksac_context_config cfg = {0};
     double seconds = 2.0;
     int prof = 0;
+    long batch = 0;   /* 0: each config's own */
     const char *names[NCONFIGS];
     size_t nnames = 0;
     for (int i = 1; i < argc; i++) {
@@ -188,6 +189,16 @@ int main(int argc, char **argv)
             continue;
         if (!strcmp(argv[i], "--seconds")) {
             seconds = atof(bench_need_arg(argc, argv, &i));
+            continue;
+        }
+        if (!strcmp(argv[i], "--batch")) {
+            const char *v = bench_need_arg(argc, argv, &i);
+            char *end;
+            batch = strtol(v, &end, 10);
+            if (*end || batch < 1 || batch > 65536) {
+                fprintf(stderr, "bench/update: --batch wants an integer from 1 to 65536, got '%s'\n", v);
+                return 2;
+            }
             continue;
         }
         if (!strcmp(argv[i], "--profile") || !strcmp(argv[i], "--dispatches")) {
@@ -198,7 +209,9 @@ int main(int argc, char **argv)
         while (k < NCONFIGS && strcmp(argv[i], CONFIGS[k].name))
             k++;
         if (k == NCONFIGS || nnames == NCONFIGS) {
-            fprintf(stderr, "usage: bench/update [small|pendulum|cheetah|hybrid|bro ...] [--seconds S] [--profile] [--dispatches]\n");
+            fprintf(stderr, "usage: bench/update [small|pendulum|cheetah|hybrid|bro ...] [--seconds S] [--batch N]\n"
+                            "                    [--profile] [--dispatches]\n"
+                            "  --batch N     rows per update instead of the config's (BENCH.md)\n");
             bench_ctx_usage(stderr);
             return 2;
         }
@@ -209,8 +222,11 @@ int main(int argc, char **argv)
         bool chosen = nnames == 0;
         for (size_t j = 0; j < nnames; j++)
             chosen |= !strcmp(names[j], CONFIGS[k].name);
+        bench_config b = CONFIGS[k];
+        if (batch)
+            b.batch = (uint32_t)batch;
         if (chosen)
-            run(&CONFIGS[k], seconds, prof);
+            run(&b, seconds, prof);
     }
     vks_ctx_destroy(bench.ctx);
     return 0;
