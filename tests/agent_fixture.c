@@ -7,6 +7,7 @@
 #include "agent_fixture.h"
 #include "rl/checkpoint.h"
 #include "rl/safetensors.h"
+#include "rl/shards.h"
 
 vksac_agent_config af_config(uint64_t seed, uint32_t replay_capacity)
 {
@@ -24,7 +25,7 @@ rl_agent *af_make(const vksac_agent_config *in)
     vksac_agent_config c;
     rl_agent *a = NULL;
     TH_OK(rl_agent_resolve(th.ctx, "test", in, &c));
-    TH_OK(rl_agent_create(th.ctx, &c, &a));
+    TH_OK(rl_agent_create_sharded(th.ctx, &c, &a));
     return a;
 }
 

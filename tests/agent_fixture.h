@@ -22,7 +22,8 @@
 /* 4 states, 2 continuous actions, discrete heads of 3 and 2 choices,
  * batch 32, 16-wide MLPs of depth 1, critic dropout 0.05. */
 vksac_agent_config af_config(uint64_t seed, uint32_t replay_capacity);
-/* Resolves `in` and creates the agent on th.ctx (fails the test on error). */
+/* Resolves `in` and creates the agent on th.ctx as vksac_agent_create does,
+ * with the context's shards (fails the test on error). */
 rl_agent *af_make(const vksac_agent_config *in);
 
 typedef struct af_data {

@@ -153,7 +153,10 @@ static void test_average_is_mean(void **state)
     r->graph = NULL;
     TH_OK(rl_graph_create_shard(r, c.batch_size / 2, true, 0, 2, &r->graph));
     c.batch_size /= 2;
-    rl_agent *one = af_make(&c);
+    vksac_agent_config oc;
+    rl_agent *one = NULL;   /* unsharded, whatever VKSAC_CPU_SHARDS says */
+    TH_OK(rl_agent_resolve(th.ctx, "test", &c, &oc));
+    TH_OK(rl_agent_create(th.ctx, &oc, &one));
     af_data d;
     vksac_transitions t = af_make_data(&d, 12, 1, false);
     TH_OK(rl_agent_observe(a, &t));
