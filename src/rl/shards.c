@@ -165,14 +165,14 @@ vksac_status rl_shards_run(rl_shards *s, uint32_t n)
     /* All left at the same barrier, so they finished the same updates. */
     for (uint32_t r = 0; r < s->count; r++)
         s->agent[r]->updates = s->base + s->done[0];
-    for (uint32_t i = 0; i < s->count; i++) {
-        if (s->status[i] == VKSAC_OK)
-            continue;
-        /* A phase that failed on one replica may have run on the others. */
+    /* A phase that failed on one replica may have run on the others. */
+    if (s->status[0] != VKSAC_OK) {
         s->broken = true;
-        return i ? vks_fail(a->ctx, s->status[i], "vksac_agent_update: shard %u: %s", i, vks_ctx_error(s->ctx[i]))
-                 : s->status[0];
+        return s->status[0];
     }
+    for (uint32_t i = 1; i < s->count; i++)
+        if (s->status[i] != VKSAC_OK)
+            return rl_shards_failed(s, i, s->status[i], "vksac_agent_update");
     return VKSAC_OK;
 }
 
