@@ -79,29 +79,26 @@ const char *bench_need_arg(int argc, char **argv, int *i)
     return argv[++*i];
 }
 
+long bench_int_arg(int argc, char **argv, int *i, long lo, long hi)
+{
+    const char *opt = argv[*i], *v = bench_need_arg(argc, argv, i);
+    char *end;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    if (errno || *end || end == v || n < lo || n > hi) {
+        fprintf(stderr, "%s: %s wants an integer from %ld to %ld, got '%s'\n", bench.prog, opt, lo, hi, v);
+        exit(1);
+    }
+    return n;
+}
+
 int bench_ctx_arg(int argc, char **argv, int *i, vksac_context_config *config)
 {
     const char *a = argv[*i];
     if (!strcmp(a, "--threads")) {
-        const char *v = bench_need_arg(argc, argv, i);
-        char *end;
-        errno = 0;
-        long t = strtol(v, &end, 10);
-        if (errno || *end || end == v || t < -1 || t > 1024) {
-            fprintf(stderr, "%s: --threads wants an integer >= -1, got '%s'\n", bench.prog, v);
-            exit(1);
-        }
-        config->cpu_threads = (int)t;
+        config->cpu_threads = (int)bench_int_arg(argc, argv, i, -1, 1024);
     } else if (!strcmp(a, "--shards")) {
-        const char *v = bench_need_arg(argc, argv, i);
-        char *end;
-        errno = 0;
-        long n = strtol(v, &end, 10);
-        if (errno || *end || end == v || n < 0 || n > VKS_MAX_SHARDS) {
-            fprintf(stderr, "%s: --shards wants an integer from 0 to %d, got '%s'\n", bench.prog, VKS_MAX_SHARDS, v);
-            exit(1);
-        }
-        config->cpu_shards = (int)n;
+        config->cpu_shards = (int)bench_int_arg(argc, argv, i, 0, VKS_MAX_SHARDS);
     } else if (!strcmp(a, "--variant")) {
         const char *v = bench_need_arg(argc, argv, i);
         if (!strcmp(v, "blocked") || !strcmp(v, "1")) config->gemm_variant = 1;

@@ -35,12 +35,16 @@ void json_string(char *out, size_t size, const char *s);
  * versions whose timings differ. */
 void bench_device_json(char *out, size_t size, const vksac_device_info *info);
 
-/* Consumes a context option at argv[*i] (--threads N, --variant V,
- * --device X) into config: 1 if it was one, 0 if not; exits on a bad value. */
+/* Consumes a context option at argv[*i] (--threads N, --shards N,
+ * --variant V, --device X) into config: 1 if it was one, 0 if not; exits
+ * on a bad value. */
 int bench_ctx_arg(int argc, char **argv, int *i, vksac_context_config *config);
-const char *bench_need_arg(int argc, char **argv, int *i);
 /* Usage lines of those options. */
 void bench_ctx_usage(FILE *f);
+/* The value after option argv[*i] (advancing *i), or a message and exit 1;
+ * bench_int_arg: that value as an integer in [lo, hi]. */
+const char *bench_need_arg(int argc, char **argv, int *i);
+long bench_int_arg(int argc, char **argv, int *i, long lo, long hi);
 /* Creates bench.ctx and fills bench.threads and bench.device. */
 void bench_open(const vksac_context_config *config);
 

@@ -192,13 +192,7 @@ int main(int argc, char **argv)
             continue;
         }
         if (!strcmp(argv[i], "--batch")) {
-            const char *v = bench_need_arg(argc, argv, &i);
-            char *end;
-            batch = strtol(v, &end, 10);
-            if (*end || batch < 1 || batch > 65536) {
-                fprintf(stderr, "bench/update: --batch wants an integer from 1 to 65536, got '%s'\n", v);
-                return 2;
-            }
+            batch = bench_int_arg(argc, argv, &i, 1, 65536);
             continue;
         }
         if (!strcmp(argv[i], "--profile") || !strcmp(argv[i], "--dispatches")) {

@@ -14,29 +14,29 @@
 #include "rl/checkpoint.h"
 #include "rl/shards.h"
 
-/* A context with n shards; NULL (the test skips) on a device that takes
- * none, a GPU. */
-static vks_ctx *sharded_ctx(int n)
+/* *ctx: a context with n shards; the test skips on a device that takes
+ * none (a GPU). */
+static void sharded_ctx(int n, vks_ctx **ctx)
 {
-    vks_ctx *ctx = NULL;
     th_opts o = th.opts;
     o.cpu_shards = n;
-    TH_OK(th_ctx_create(&o, NULL, &ctx));
-    if (vks_ctx_shards(ctx) == 1) {
-        vks_ctx_destroy(ctx);
-        return NULL;
+    TH_OK(th_ctx_create(&o, NULL, ctx));
+    if (vks_ctx_shards(*ctx) == 1) {
+        vks_ctx_destroy(*ctx);
+        skip();
     }
-    assert_int_equal(vks_ctx_shards(ctx), n);
-    return ctx;
+    assert_int_equal(vks_ctx_shards(*ctx), n);
 }
 
-/* An agent and its replicas on ctx, as vksac_agent_create makes them. */
-static rl_agent *make_sharded(vks_ctx *ctx, vksac_agent_config *in)
+/* An agent and its replicas on a new context of n shards (*ctx), as
+ * vksac_agent_create makes them. */
+static rl_agent *sharded_agent(int n, const vksac_agent_config *in, vks_ctx **ctx)
 {
+    sharded_ctx(n, ctx);
     vksac_agent_config c;
     rl_agent *a = NULL;
-    TH_OK(rl_agent_resolve(ctx, "test", in, &c));
-    TH_OK(rl_agent_create_sharded(ctx, &c, &a));
+    TH_OK(rl_agent_resolve(*ctx, "test", in, &c));
+    TH_OK(rl_agent_create_sharded(*ctx, &c, &a));
     assert_non_null(a->shards);
     return a;
 }
@@ -85,6 +85,15 @@ static int replicas_same(rl_agent *a)
     return same;
 }
 
+/* The end of a test on a sharded context: no validation message from any
+ * replica (they count into ctx), then a and ctx destroyed. */
+static void finish(rl_agent *a, vks_ctx *ctx)
+{
+    assert_int_equal(vks_ctx_validation_messages(ctx), 0);
+    rl_agent_destroy(a);
+    vks_ctx_destroy(ctx);
+}
+
 static void stats_of(rl_agent *a, float *st)
 {
     TH_OK(vks_tensor_read(a->heads.stats, st));
@@ -93,12 +102,10 @@ static void stats_of(rl_agent *a, float *st)
 static void test_replicas_stay_identical(void **state)
 {
     (void)state;
-    vks_ctx *ctx = sharded_ctx(2);
-    if (!ctx)
-        skip();
     vksac_agent_config c = af_config(3, 256);
     c.actor_update_every = 2;   /* updates with and without the actor step */
-    rl_agent *a = make_sharded(ctx, &c);
+    vks_ctx *ctx;
+    rl_agent *a = sharded_agent(2, &c, &ctx);
     rl_agent *r = rl_shards_replica(a->shards, 1);
     assert_int_equal(rl_shards_count(a->shards), 2);
     af_data d;
@@ -132,9 +139,7 @@ static void test_replicas_stay_identical(void **state)
     u.n = c.batch_size;
     TH_OK(rl_agent_update_batch(a, &u));
     assert_true(replicas_same(a));
-    assert_int_equal(vks_ctx_validation_messages(ctx), 0);
-    rl_agent_destroy(a);
-    vks_ctx_destroy(ctx);
+    finish(a, ctx);
 }
 
 /* Both shards drawing shard 0's samples: the mean of two equal gradients
@@ -143,11 +148,9 @@ static void test_replicas_stay_identical(void **state)
 static void test_average_is_mean(void **state)
 {
     (void)state;
-    vks_ctx *ctx = sharded_ctx(2);
-    if (!ctx)
-        skip();
     vksac_agent_config c = af_config(4, 256);
-    rl_agent *a = make_sharded(ctx, &c);
+    vks_ctx *ctx;
+    rl_agent *a = sharded_agent(2, &c, &ctx);
     rl_agent *r = rl_shards_replica(a->shards, 1);
     rl_graph_destroy(r->graph);
     r->graph = NULL;
@@ -167,10 +170,8 @@ static void test_average_is_mean(void **state)
      * parameters and moments too. */
     assert_true(same_state(a, one));
     assert_true(same_state(r, one));
-    assert_int_equal(vks_ctx_validation_messages(ctx), 0);
     rl_agent_destroy(one);
-    rl_agent_destroy(a);
-    vks_ctx_destroy(ctx);
+    finish(a, ctx);
 }
 
 /* Three shards: uneven slices of each gradient, a three-way barrier, and a
@@ -178,12 +179,10 @@ static void test_average_is_mean(void **state)
 static void test_three_shards(void **state)
 {
     (void)state;
-    vks_ctx *ctx = sharded_ctx(3);
-    if (!ctx)
-        skip();
     vksac_agent_config c = af_config(7, 256);
     c.batch_size = 33;
-    rl_agent *a = make_sharded(ctx, &c);
+    vks_ctx *ctx;
+    rl_agent *a = sharded_agent(3, &c, &ctx);
     assert_int_equal(rl_shards_count(a->shards), 3);
     af_data d;
     vksac_transitions t = af_make_data(&d, 16, 2, true);
@@ -191,19 +190,15 @@ static void test_three_shards(void **state)
     TH_OK(rl_agent_update(a, 3));
     assert_int_equal(a->updates, 3);
     assert_true(replicas_same(a));
-    assert_int_equal(vks_ctx_validation_messages(ctx), 0);
-    rl_agent_destroy(a);
-    vks_ctx_destroy(ctx);
+    finish(a, ctx);
 }
 
 static void test_save_load_resume(void **state)
 {
     (void)state;
-    vks_ctx *ctx = sharded_ctx(2);
-    if (!ctx)
-        skip();
     vksac_agent_config c = af_config(5, 256);
-    rl_agent *a = make_sharded(ctx, &c);
+    vks_ctx *ctx;
+    rl_agent *a = sharded_agent(2, &c, &ctx);
     af_data d;
     vksac_transitions t = af_make_data(&d, 13, 2, false);
     TH_OK(rl_agent_observe(a, &t));
@@ -222,10 +217,8 @@ static void test_save_load_resume(void **state)
     assert_true(same_state(rl_shards_replica(a->shards, 1), rl_shards_replica(b->shards, 1)));
     af_assert_same_stats(a, b);
     af_assert_same_acts(a, b, d.s, 2);
-    assert_int_equal(vks_ctx_validation_messages(ctx), 0);
-    rl_agent_destroy(a);
     rl_agent_destroy(b);
-    vks_ctx_destroy(ctx);
+    finish(a, ctx);
 }
 
 /* After a replica failed where the others did not, the agent refuses to
@@ -233,11 +226,9 @@ static void test_save_load_resume(void **state)
 static void test_failed_shard_stops_the_agent(void **state)
 {
     (void)state;
-    vks_ctx *ctx = sharded_ctx(2);
-    if (!ctx)
-        skip();
     vksac_agent_config c = af_config(8, 256);
-    rl_agent *a = make_sharded(ctx, &c);
+    vks_ctx *ctx;
+    rl_agent *a = sharded_agent(2, &c, &ctx);
     af_data d;
     vksac_transitions t = af_make_data(&d, 17, 0, false);
     TH_OK(rl_agent_observe(a, &t));
@@ -248,8 +239,7 @@ static void test_failed_shard_stops_the_agent(void **state)
     assert_int_equal(rl_agent_observe(a, &t), VKSAC_E_STATE);
     assert_int_equal(rl_agent_update_batch(a, &t), VKSAC_E_STATE);
     assert_int_equal(a->updates, 0);
-    rl_agent_destroy(a);
-    vks_ctx_destroy(ctx);
+    finish(a, ctx);
 }
 
 static void expect_ctx_error(vksac_context_config cfg, const char *needle)
@@ -284,9 +274,8 @@ static void test_bad_configs(void **state)
     unsetenv("VKSAC_CPU_SHARDS");
 
     /* A batch the shards cannot split equally: the agent runs unsharded. */
-    vks_ctx *ctx = sharded_ctx(2);
-    if (!ctx)
-        skip();
+    vks_ctx *ctx;
+    sharded_ctx(2, &ctx);
     vksac_agent_config in = af_config(6, 256), c;
     in.batch_size = 33;
     rl_agent *a = NULL;
@@ -299,8 +288,7 @@ static void test_bad_configs(void **state)
     vksac_transitions t = af_make_data(&d, 14, 0, false);
     TH_OK(rl_agent_observe(a, &t));
     TH_OK(rl_agent_update(a, 2));
-    rl_agent_destroy(a);
-    vks_ctx_destroy(ctx);
+    finish(a, ctx);
 }
 
 int main(int argc, char **argv)

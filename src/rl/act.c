@@ -301,7 +301,7 @@ vksac_status rl_agent_stats(rl_agent *a, vksac_stats *out)
         for (int k = 0; k < RL_STAT_COUNT; k++)
             st[k] += r[k];
     }
-    for (int k = 0; k < RL_STAT_COUNT && S > 1; k++)
+    for (int k = 0; k < RL_STAT_COUNT; k++)
         st[k] /= (float)S;
     *out = (vksac_stats){.critic_loss = st[RL_STAT_CRITIC], .actor_loss = st[RL_STAT_ACTOR], .alpha = expf(la),
                          .mean_q = st[RL_STAT_Q], .entropy = st[RL_STAT_ENTROPY], .temperature_loss = st[RL_STAT_TEMP],

@@ -15,9 +15,9 @@
 
 #include "rl/agent.h"
 #include "rl/checkpoint.h"
-#include "rl/shards.h"
 #include "rl/checkpoint_replay.h"
 #include "rl/safetensors.h"
+#include "rl/shards.h"
 
 #define FORMAT "vksac-checkpoint-1"
 
@@ -526,8 +526,7 @@ static vksac_status load_counts(const reader *r, rl_agent *a)
     return VKSAC_OK;
 }
 
-/* An agent on ctx from a parsed checkpoint: replica 0, and each shard's
- * replica from the same parse (rl_agent_shard), so all start identical. */
+/* An agent on ctx from a parsed checkpoint, unsharded. */
 static vksac_status load_parsed(vks_ctx *ctx, st_file *f, const char *path, rl_agent **out)
 {
     reader r = {ctx, f, path};
@@ -570,6 +569,8 @@ static vksac_status replica_from_parsed(vks_ctx *ctx, void *arg, rl_agent **out)
     return load_parsed(ctx, p->f, p->path, out);
 }
 
+/* Replica 0 and each shard's replica (rl_agent_shard) come from the same
+ * parse of the file, so all start identical even if it changes meanwhile. */
 vksac_status rl_checkpoint_load(vks_ctx *ctx, const char *path, rl_agent **out)
 {
     *out = NULL;

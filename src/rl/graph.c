@@ -178,6 +178,23 @@ static vksac_status record_phase(rl_graph *g, vks_seq *seq, bool with_actor, uin
 
 static uint32_t phase_count(bool with_actor) { return with_actor ? 3 : 2; }
 
+/* The gradients phase k computed, which the next phase's optimiser steps
+ * use: every phase but the last ends with some (none for a graph that
+ * records no phases). */
+uint32_t rl_graph_phase_grads(rl_graph *g, bool actor, uint32_t k, nn_params **out)
+{
+    rl_agent *a = g->a;
+    if (k + 1 >= g->phases[actor])
+        return 0;
+    if (k == 0) {
+        out[0] = a->critics->params;
+        return 1;
+    }
+    out[0] = a->actor->params;
+    out[1] = a->alpha;
+    return 2;
+}
+
 static vksac_status record(rl_graph *g, vks_seq *seq, bool with_actor)
 {
     VKS_TRY(vks_seq_begin(seq));
@@ -350,20 +367,6 @@ uint32_t rl_graph_phases(const rl_graph *g, bool actor) { return g->phases[actor
 
 vks_seq *rl_graph_phase(rl_graph *g, bool actor, uint32_t k) { return g->phase[actor][k]; }
 
-uint32_t rl_graph_phase_grads(rl_graph *g, bool actor, uint32_t k, nn_params **out)
-{
-    rl_agent *a = g->a;
-    if (k == 0 && g->phases[actor] > 1) {
-        out[0] = a->critics->params;
-        return 1;
-    }
-    if (k == 1 && actor) {
-        out[0] = a->actor->params;
-        out[1] = a->alpha;
-        return 2;
-    }
-    return 0;
-}
 
 double rl_graph_flops(const rl_graph *g)
 {

@@ -72,17 +72,26 @@ struct rl_shards {
     bool quit;
     bool broken;                       /* a replica failed where the others did not */
     vksac_status status[VKS_MAX_SHARDS];
-    uint32_t done[VKS_MAX_SHARDS];     /* updates each finished in the job */
     struct shard_thread {
         struct rl_shards *s;
         uint32_t i;
     } arg[VKS_MAX_SHARDS];
 };
 
+/* st, with replica r's error told on replica 0's context ("fn: shard r of
+ * n: …"), where the caller looks; replica 0's own errors are there. */
+static vksac_status replica_error(rl_shards *s, uint32_t r, vksac_status st, const char *fn)
+{
+    if (st == VKSAC_OK || r == 0)
+        return st;
+    return vks_fail(s->agent[0]->ctx, st, "%s: shard %u of %u: %s", fn, r, s->count, vks_ctx_error(s->ctx[r]));
+}
+
 /* Replica i's part of every gradient the phase ends with: each element
  * becomes the mean over the replicas, summed in replica order, so each
- * replica gets the same float (for two, (a + b)·0.5 exactly). */
-static void average(rl_shards *s, uint32_t i, bool actor, uint32_t k)
+ * replica gets the same float (for two, (a + b)·0.5 exactly). Returns the
+ * number of parameter sets (0 after a phase that ends with none). */
+static uint32_t average(rl_shards *s, uint32_t i, bool actor, uint32_t k)
 {
     nn_params *p[VKS_MAX_SHARDS][2];
     uint32_t sets = 0;
@@ -105,28 +114,25 @@ static void average(rl_shards *s, uint32_t i, bool actor, uint32_t k)
                 g[r][e] = sum;
         }
     }
+    return sets;
 }
 
-/* Replica i's part of the job: every replica meets the same barriers in
- * the same order (the phases follow the shared update count, not the
- * replica's), and after a failure all leave at the same one. */
-static vksac_status run_updates(rl_shards *s, uint32_t i)
+/* Replica i's part of the job; *done: the updates it finished. Every
+ * replica meets the same barriers in the same order (the phases follow
+ * the shared update count, not the replica's), and after a failure all
+ * leave at the same one, so all finish the same updates. */
+static vksac_status run_updates(rl_shards *s, uint32_t i, uint32_t *done)
 {
     rl_agent *a = s->agent[i];
-    s->done[i] = 0;
-    for (uint32_t u = 0; u < s->n; u++) {
-        bool actor = rl_graph_actor_step(a, s->base + u);
+    for (*done = 0; *done < s->n; ++*done) {
+        bool actor = rl_graph_actor_step(a, s->base + *done);
         for (uint32_t k = 0; k < rl_graph_phases(a->graph, actor); k++) {
             vksac_status st = vks_seq_run(rl_graph_phase(a->graph, actor, k), 1);
             if (spin_barrier_wait(&s->barrier, st != VKSAC_OK))
                 return st;   /* OK when another replica failed: rl_shards_run reports that one */
-            nn_params *p[2];
-            if (rl_graph_phase_grads(a->graph, actor, k, p) > 0) {
-                average(s, i, actor, k);
+            if (average(s, i, actor, k))
                 spin_barrier_wait(&s->barrier, false);
-            }
         }
-        s->done[i]++;
     }
     return VKSAC_OK;
 }
@@ -145,7 +151,8 @@ static void *worker(void *arg)
         pthread_mutex_unlock(&s->lock);
         if (quit)
             return NULL;
-        s->status[i] = run_updates(s, i);
+        uint32_t done;
+        s->status[i] = run_updates(s, i, &done);
         spin_barrier_wait(&s->barrier, false);   /* the job's end */
     }
 }
@@ -160,11 +167,11 @@ vksac_status rl_shards_run(rl_shards *s, uint32_t n)
     s->job++;
     pthread_cond_broadcast(&s->wake);
     pthread_mutex_unlock(&s->lock);
-    s->status[0] = run_updates(s, 0);
+    uint32_t done;
+    s->status[0] = run_updates(s, 0, &done);
     spin_barrier_wait(&s->barrier, false);
-    /* All left at the same barrier, so they finished the same updates. */
     for (uint32_t r = 0; r < s->count; r++)
-        s->agent[r]->updates = s->base + s->done[0];
+        s->agent[r]->updates = s->base + done;
     /* A phase that failed on one replica may have run on the others. */
     if (s->status[0] != VKSAC_OK) {
         s->broken = true;
@@ -187,7 +194,7 @@ vksac_status rl_shards_usable(rl_shards *s, const char *fn)
 vksac_status rl_shards_failed(rl_shards *s, uint32_t i, vksac_status st, const char *fn)
 {
     s->broken = true;
-    return vks_fail(s->agent[0]->ctx, st, "%s: shard %u: %s", fn, i, vks_ctx_error(s->ctx[i]));
+    return replica_error(s, i, st, fn);
 }
 
 uint32_t rl_shards_count(const rl_shards *s) { return s ? s->count : 1; }
@@ -216,29 +223,20 @@ void rl_shards_destroy(rl_shards *s)
     free(s);
 }
 
-/* The replicas, their sharded graphs, and a check that the host can reach
- * every gradient it averages. */
+/* The replicas and every replica's sharded graph. Their gradients are
+ * mapped memory: vks_ctx_shards is 1 on devices whose memory is not. */
 static vksac_status replicas(rl_shards *s, rl_agent *a, rl_replica_fn make, void *arg)
 {
     uint32_t S = s->count, B = a->cfg.batch_size;
     for (uint32_t r = 1; r < S; r++) {
         VKS_TRY(vks_ctx_create_replica(a->ctx, &s->ctx[r]));
-        vksac_status st = make(s->ctx[r], arg, &s->agent[r]);
-        if (st != VKSAC_OK)
-            return vks_fail(a->ctx, st, "shard %u of %u: %s", r, S, vks_ctx_error(s->ctx[r]));
+        VKS_TRY(replica_error(s, r, make(s->ctx[r], arg, &s->agent[r]), "cpu_shards"));
     }
     for (uint32_t r = 0; r < S; r++) {
         rl_agent *ra = s->agent[r];
         rl_graph_destroy(ra->graph);
         ra->graph = NULL;
-        vksac_status st = rl_graph_create_shard(ra, B / S, true, r, S, &ra->graph);
-        if (st != VKSAC_OK)
-            return r ? vks_fail(a->ctx, st, "shard %u of %u: %s", r, S, vks_ctx_error(s->ctx[r])) : st;
-        nn_params *p[] = {ra->critics->params, ra->actor->params, ra->alpha};
-        for (size_t j = 0; j < sizeof p / sizeof *p; j++)
-            if (!vks_tensor_host_ptr(p[j]->flat[NN_GRAD]))
-                return vks_fail(a->ctx, VKSAC_E_UNSUPPORTED, "cpu_shards: the device's memory is not mapped, "
-                                "so the host cannot average the shards' gradients");
+        VKS_TRY(replica_error(s, r, rl_graph_create_shard(ra, B / S, true, r, S, &ra->graph), "cpu_shards"));
     }
     return VKSAC_OK;
 }

@@ -288,7 +288,6 @@ vksac_status vks_ctx_create(const vksac_context_config *config, vks_ctx **out)
         return vks_fail(ctx, VKSAC_E_ARG, "config.cpu_shards %d needs cpu_threads 0 or -1 (each shard runs "
                         "its kernels on its own thread), got cpu_threads %d", shards, cfg->cpu_threads);
     ctx->config = *cfg;
-    ctx->config.cpu_shards = shards;
     if (cfg->device && !(ctx->device_name = strdup(cfg->device)))
         return VKSAC_E_OOM;
     ctx->config.device = ctx->device_name;
