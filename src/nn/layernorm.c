@@ -5,12 +5,25 @@
 
 enum { LN_RESIDUAL = 4u };   /* ln_fwd: add the residual operand */
 
-/* Specialization of ln_fwd / ln_bwd: dropout compiled in only when on,
- * and on CPU devices one row per invocation rather than one subgroup per row. */
-static const uint32_t *ln_spec(const vks_ctx *ctx, const nn_fused_push *pc, uint32_t spec[2])
+/* Specialization of ln_fwd / ln_bwd: dropout compiled in only when on;
+ * how rows meet lanes (constant 3, shaders/ln_fwd.comp): a subgroup per
+ * row on GPUs, a row per invocation on CPU devices. With `held`, a row
+ * that fits in 8, 16 or 32 texels, without CReLU, stays in registers
+ * between ln_fwd's passes (the fewest texels that fit: lavapipe runs a
+ * held texel past the row as one in it). ln_bwd holds none: its four held
+ * values per texel measured slower on lavapipe than reading u, dy and gain
+ * again (hybrid's update: 1.57 -> 1.67 ms). */
+static const uint32_t *ln_spec(const vks_ctx *ctx, const nn_fused_push *pc, nn_act act, bool held,
+                               uint32_t spec[2])
 {
+    static const uint32_t texels[] = {8, 16, 32};
     spec[0] = pc->rate > 0.0f;
     spec[1] = vks_ctx_cpu_threads(ctx) > 0;
+    for (size_t i = 0; held && spec[1] && act != NN_ACT_CRELU && i < sizeof texels / sizeof *texels; i++)
+        if (pc->ldx4 <= texels[i]) {
+            spec[1] = texels[i];
+            break;
+        }
     return spec;
 }
 
@@ -110,7 +123,7 @@ vksac_status nn_ln_forward_stacked(vks_seq *seq, vks_tensor *y, vks_tensor *stat
         pc.f.flags |= LN_RESIDUAL;
     const vks_tensor *ops[] = {u, gain, residual, y, stats, values};
     uint32_t spec[2];
-    return vks_launch_spec(seq, VKS_K_LN_FWD, ln_spec(ctx, &pc.f, spec), ops, &pc, sizeof pc,
+    return vks_launch_spec(seq, VKS_K_LN_FWD, ln_spec(ctx, &pc.f, act, true, spec), ops, &pc, sizeof pc,
                            nn_row_groups(ctx, pc.f.rows), 1, 1);
 }
 
@@ -171,7 +184,7 @@ vksac_status nn_ln_backward_stacked(vks_seq *seq, vks_tensor *du, vks_tensor *dg
     VKS_TRY(stack_push(ctx, fn, stack, u, &pc));
     const vks_tensor *ops[] = {u, gain, stats, dy, du, scratch, values};
     uint32_t spec[2];
-    VKS_TRY(vks_launch_spec(seq, VKS_K_LN_BWD, ln_spec(ctx, &pc.f, spec), ops, &pc, sizeof pc,
+    VKS_TRY(vks_launch_spec(seq, VKS_K_LN_BWD, ln_spec(ctx, &pc.f, act, false, spec), ops, &pc, sizeof pc,
                             nn_row_groups(ctx, pc.f.rows), 1, 1));
     if (!dgain)
         return VKSAC_OK;

@@ -174,7 +174,7 @@ vksac_status vks_launch(vks_seq *seq, vks_kernel_id kernel, const vks_tensor *co
                         const void *push, uint32_t push_size, uint32_t gx, uint32_t gy, uint32_t gz);
 /* vks_launch with the kernel's specialization constants 2 and 3 set to
  * spec23[0], spec23[1] instead of the table's (NULL: the table's). Each
- * kernel keeps up to 8 specializations (a JIT compile each on lavapipe);
+ * kernel keeps up to 12 specializations (a JIT compile each on lavapipe);
  * kernels that take them say what they mean (e.g. ln_fwd: dropout
  * compiled in, one row per invocation). */
 vksac_status vks_launch_spec(vks_seq *seq, vks_kernel_id kernel, const uint32_t *spec23,
