@@ -78,8 +78,9 @@ typedef struct vksac_context_config {
     /* Shards of a CPU device. n > 1: every agent of this context keeps n
      * replicas, each on a device of its own that runs kernels on its own
      * thread, and splits each update's batch between them; the replicas
-     * average their gradients between the update's phases, so they stay
-     * identical. Worth it where an update is many small dispatches
+     * average their gradients between the update's phases, each steps its
+     * share of the parameters, and they copy the shares to one another, so
+     * they stay identical. Worth it where an update is many small dispatches
      * (hidden 64: README, "Threads on lavapipe"). An agent whose
      * batch_size is not a multiple of n (such as the batch-1 agents behind
      * Lua's Actor objects) runs unsharded, said at VKSAC_LOG_INFO. 0 = the

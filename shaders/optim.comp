@@ -29,10 +29,12 @@ layout(binding = 7, std430) coherent writeonly buffer ThetaOut { vec4 theta_out[
 layout(binding = 8, std430) coherent writeonly buffer GradOut { vec4 grad_out[]; };
 layout(binding = 9, std430) coherent writeonly buffer MOut { vec4 m_out[]; };
 layout(binding = 10, std430) coherent writeonly buffer VOut { vec4 v_out[]; };
+// Texels first .. end-1 are stepped (a shard steps its part of the set:
+// src/nn/optim.c); the clipping norm is always the whole set's.
 layout(push_constant) uniform Push {
-    uint n4, kind, regen, flags;
+    uint end, kind, regen, flags;
     float beta1, beta2, a, b, eps, weight_decay, max_norm, lambda;
-    uint npartials;
+    uint npartials, first;
 } p;
 
 const uint KIND_ATAN2 = 0u, KIND_ADAMW = 2u;   // nn_opt_kind
@@ -76,7 +78,7 @@ void main()
     float scale = CLIP && (p.flags & FLAG_CLIP) != 0u ? clip_scale() : 1.0;
     float bc1 = 1.0 - pow(p.beta1, t), bc2 = 1.0 - pow(p.beta2, t);
     uint step = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
-    for (uint i = gl_GlobalInvocationID.x; i < p.n4; i += step) {
+    for (uint i = p.first + gl_GlobalInvocationID.x; i < p.end; i += step) {
         int at = int(i);
         vec4 th = imageLoad(Theta, at);
         if (p.regen == REGEN_L2)

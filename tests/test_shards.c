@@ -143,8 +143,10 @@ static void test_replicas_stay_identical(void **state)
 }
 
 /* Both shards drawing shard 0's samples: the mean of two equal gradients
- * is that gradient, so the replicas train exactly as one agent at half
- * the batch. A sum instead of a mean fails on Adam's moments. */
+ * is that gradient, so the replicas, each stepping its part of the
+ * parameters and copying it to the other, train exactly as one agent at
+ * half the batch. A sum instead of a mean fails on Adam's moments; a part
+ * not copied fails on both replicas. */
 static void test_average_is_mean(void **state)
 {
     (void)state;
@@ -154,7 +156,7 @@ static void test_average_is_mean(void **state)
     rl_agent *r = rl_shards_replica(a->shards, 1);
     rl_graph_destroy(r->graph);
     r->graph = NULL;
-    TH_OK(rl_graph_create_shard(r, c.batch_size / 2, true, 0, 2, &r->graph));
+    TH_OK(rl_graph_create_shard(r, c.batch_size / 2, true, 1, 2, 0, &r->graph));
     c.batch_size /= 2;
     vksac_agent_config oc;
     rl_agent *one = NULL;   /* unsharded, whatever VKSAC_CPU_SHARDS says */

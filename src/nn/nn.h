@@ -182,6 +182,15 @@ uint64_t nn_params_dense_size(const nn_params *p);
 vksac_status nn_params_zero_grad(vks_seq *seq, nn_params *p);
 /* Target EMA over whole flat buffers: θ̄ ← θ̄ + (1−β)(θ − θ̄), one dispatch. */
 vksac_status nn_ema(vks_seq *seq, nn_params *target, const nn_params *online, float beta);
+/* Part `part` of a set's flat buffers cut in `parts` (floats [*lo, *hi)):
+ * consecutive parts cover the whole, each starting on a multiple of
+ * NN_ALIGN. A sharded update steps each replica's part of the set
+ * (nn_optim_step_part, nn_ema_part), and the replicas copy the parts to
+ * one another (src/rl/shards.c). */
+void nn_params_part(const nn_params *p, uint32_t part, uint32_t parts, uint64_t *lo, uint64_t *hi);
+/* nn_ema over the target's part only (parts ≥ 1, part < parts). */
+vksac_status nn_ema_part(vks_seq *seq, nn_params *target, const nn_params *online, float beta, uint32_t part,
+                         uint32_t parts);
 
 /* ---- optimisers (optim.c) ----------------------------------------------- */
 
@@ -230,6 +239,11 @@ void nn_optim_destroy(nn_optim *o);
 /* Records one step: tick t, [Σg² partials], [Wasserstein ranks and pull],
  * the update (regen L2, clip, decay, moments, step, [grad = 0]). */
 vksac_status nn_optim_step(vks_seq *seq, nn_optim *o);
+/* The same step, the update over the set's part `part` of `parts` only
+ * (nn_params_part); t, the clipping norm and Wasserstein's pull cover the
+ * whole set as in a full step, so the parts of `parts` replicas that
+ * start alike, each stepping its own, add up to one full step. */
+vksac_status nn_optim_step_part(vks_seq *seq, nn_optim *o, uint32_t part, uint32_t parts);
 /* Sets the learning rate read by later runs (host write; wait first). */
 vksac_status nn_optim_set_lr(nn_optim *o, float lr);
 

@@ -254,18 +254,19 @@ static vksac_status record_wasserstein(vks_seq *seq, nn_optim *o)
                       vks_groups_1d(ctx, VKS_K_REGEN_WASS, o->nreal), 1, 1);
 }
 
-static vksac_status record_update(vks_seq *seq, nn_optim *o)
+/* The update over floats lo .. hi-1 of the flat buffers (multiples of 4). */
+static vksac_status record_update(vks_seq *seq, nn_optim *o, uint64_t lo, uint64_t hi)
 {
     const nn_opt_config *c = &o->cfg;
     nn_params *p = o->params;
     struct {
-        uint32_t n4, kind, regen, flags;
+        uint32_t end, kind, regen, flags;
         float beta1, beta2, a, b, eps, weight_decay, max_norm, lambda;
-        uint32_t npartials;
-    } pc = {(uint32_t)(p->total / 4), (uint32_t)c->kind, (uint32_t)c->regen,
+        uint32_t npartials, first;
+    } pc = {(uint32_t)(hi / 4), (uint32_t)c->kind, (uint32_t)c->regen,
             (c->max_grad_norm > 0.0f ? 1u : 0u) | (c->zero_grad ? 2u : 0u),
             c->beta1, c->beta2, c->a, c->b, c->eps, c->weight_decay, c->max_grad_norm, c->regen_lambda,
-            o->npartials};
+            o->npartials, (uint32_t)(lo / 4)};
     /* θ, g, m, v read through views, then the same four written through
      * buffers (shaders/optim.comp). */
     const vks_tensor *ops[] = {p->flat[NN_THETA], p->flat[NN_GRAD], p->flat[NN_M], p->flat[NN_V],
@@ -276,16 +277,21 @@ static vksac_status record_update(vks_seq *seq, nn_optim *o)
      * of 2.1 ms for 142k parameters); a big network still fills a GPU. */
     const uint32_t spec[2] = {c->max_grad_norm > 0.0f, (uint32_t)c->kind};
     return vks_launch_spec(seq, VKS_K_OPTIM, spec, ops, &pc, sizeof pc,
-                           vks_groups_1d(vks_seq_ctx(seq), VKS_K_OPTIM, (pc.n4 + 7) / 8), 1, 1);
+                           vks_groups_1d(vks_seq_ctx(seq), VKS_K_OPTIM, (pc.end - pc.first + 7) / 8), 1, 1);
 }
 
-vksac_status nn_optim_step(vks_seq *seq, nn_optim *o)
+vksac_status nn_optim_step(vks_seq *seq, nn_optim *o) { return nn_optim_step_part(seq, o, 0, 1); }
+
+vksac_status nn_optim_step_part(vks_seq *seq, nn_optim *o, uint32_t part, uint32_t parts)
 {
     if (!seq || !o)
         return VKSAC_E_ARG;
     vks_ctx *ctx = vks_seq_ctx(seq);
     if (o->params->ctx != ctx)
         return vks_fail(ctx, VKSAC_E_ARG, "nn_optim_step: the optimiser belongs to another context");
+    if (part >= parts)
+        return vks_fail(ctx, VKSAC_E_ARG, "nn_optim_step: part %u of %u does not exist (parts count from 0)",
+                        part, parts);
     /* cfg is a public field: a change after creation must still be valid
      * and must not ask for tables that were not built. */
     VKS_TRY(check_config(ctx, &o->cfg, "nn_optim_step"));
@@ -296,8 +302,10 @@ vksac_status nn_optim_step(vks_seq *seq, nn_optim *o)
     if (o->cfg.max_grad_norm > 0.0f)
         VKS_TRY(record_sumsq(seq, o));
     if (o->cfg.regen == NN_REGEN_WASSERSTEIN && o->cfg.regen_lambda > 0.0f)
-        VKS_TRY(record_wasserstein(seq, o));
-    return record_update(seq, o);
+        VKS_TRY(record_wasserstein(seq, o));   /* whole: its ranks span the set */
+    uint64_t lo, hi;
+    nn_params_part(o->params, part, parts, &lo, &hi);
+    return record_update(seq, o, lo, hi);
 }
 
 vksac_status nn_optim_set_lr(nn_optim *o, float lr)

@@ -212,7 +212,20 @@ vksac_status nn_params_zero_grad(vks_seq *seq, nn_params *p)
     return vks_fill(seq, p->flat[NN_GRAD], 0.0f);
 }
 
+void nn_params_part(const nn_params *p, uint32_t part, uint32_t parts, uint64_t *lo, uint64_t *hi)
+{
+    uint64_t blocks = p->total / NN_ALIGN;
+    *lo = blocks * part / parts * NN_ALIGN;
+    *hi = blocks * (part + 1) / parts * NN_ALIGN;
+}
+
 vksac_status nn_ema(vks_seq *seq, nn_params *target, const nn_params *online, float beta)
+{
+    return nn_ema_part(seq, target, online, beta, 0, 1);
+}
+
+vksac_status nn_ema_part(vks_seq *seq, nn_params *target, const nn_params *online, float beta, uint32_t part,
+                         uint32_t parts)
 {
     if (!seq || !target || !online)
         return VKSAC_E_ARG;
@@ -223,6 +236,11 @@ vksac_status nn_ema(vks_seq *seq, nn_params *target, const nn_params *online, fl
                         (unsigned long long)target->total, online->count, (unsigned long long)online->total);
     if (!(beta >= 0.0f && beta <= 1.0f))
         return vks_fail(ctx, VKSAC_E_ARG, "nn_ema: beta must be in [0, 1], got %g", (double)beta);
+    if (part >= parts)
+        return vks_fail(ctx, VKSAC_E_ARG, "nn_ema: part %u of %u does not exist (parts count from 0)", part, parts);
     /* θ̄ + (1−β)(θ − θ̄) = (1−β)·θ + β·θ̄: one scale-add over the flat buffers. */
-    return vks_scale_add(seq, target->flat[NN_THETA], 1.0f - beta, online->flat[NN_THETA], beta);
+    uint64_t lo, hi;
+    nn_params_part(target, part, parts, &lo, &hi);
+    return vks_scale_add_texels(seq, target->flat[NN_THETA], 1.0f - beta, online->flat[NN_THETA], beta,
+                                (uint32_t)(lo / 4), (uint32_t)((hi - lo) / 4));
 }

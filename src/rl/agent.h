@@ -12,7 +12,7 @@ typedef struct rl_act rl_act;
 typedef struct rl_eval rl_eval;
 
 #define RL_ACT_CACHE 4
-#define RL_MAX_PHASES 3   /* of a shard's update (rl_graph_create_shard) */
+#define RL_MAX_PHASES 4   /* of a shard's update (rl_graph_create_shard) */
 
 typedef struct rl_agent {
     vks_ctx *ctx;
@@ -56,10 +56,11 @@ void rl_graph_destroy(rl_graph *g);
  * (1-based) is a multiple of actor_update_every. */
 vksac_status rl_graph_run(rl_graph *g, uint32_t n);
 /* Shard `shard` of `shards` replicas' graph at `batch` rows each: the
- * agent's key and dropout streams offset by the shard, each update
- * recorded in phases (shards > 1) that rl_shards_run drives. */
+ * agent's key and dropout streams offset by shard `draw` (`shard` itself
+ * but in tests), each update recorded in phases (shards > 1) that
+ * rl_shards_run drives, stepping part `shard` of the parameters. */
 vksac_status rl_graph_create_shard(rl_agent *a, uint32_t batch, bool sample, uint32_t shard, uint32_t shards,
-                                   rl_graph **out);
+                                   uint32_t draw, rl_graph **out);
 /* Whether the update after `done` updates has the actor step. */
 bool rl_graph_actor_step(const rl_agent *a, uint64_t done);
 /* A shard's phases of an update with or without the actor step, phase k,
@@ -68,6 +69,16 @@ bool rl_graph_actor_step(const rl_agent *a, uint64_t done);
 uint32_t rl_graph_phases(const rl_graph *g, bool actor);
 vks_seq *rl_graph_phase(rl_graph *g, bool actor, uint32_t k);
 uint32_t rl_graph_phase_grads(rl_graph *g, bool actor, uint32_t k, nn_params **out);
+/* A parameter set and the flat buffers (bits 1 << nn_buf) of it that a
+ * phase stepped by parts (nn_params_part): shard r stepped part r. */
+typedef struct rl_part_set {
+    nn_params *p;
+    uint32_t bufs;
+} rl_part_set;
+#define RL_MAX_PART_SETS (2 * RL_MAX_CRITICS)
+/* The sets phase k stepped by parts, which the replicas copy to one
+ * another after it (out: room for RL_MAX_PART_SETS; returns how many). */
+uint32_t rl_graph_phase_parts(rl_graph *g, bool actor, uint32_t k, rl_part_set *out);
 /* The batch tensors of a graph built with sample = false. */
 rl_replay_batch rl_graph_batch(rl_graph *g);
 /* Dispatches in one update with and without the actor step. */

@@ -2,7 +2,8 @@
  * the tensors of a batch size, the workspaces of every pass, and two
  * recordings, with and without the actor step. A shard's graph (one of
  * several replicas splitting the batch, src/rl/shards.c) records each in
- * phases, cut where the replicas average their gradients. */
+ * phases, cut where the replicas average their gradients or copy the
+ * parts of the parameters each stepped. */
 #include <stdlib.h>
 
 #include "rl/agent.h"
@@ -23,7 +24,8 @@ struct rl_graph {
     nn_mlp_ws *ws_t, *ws_q, *ws_cpi;           /* every critic at once: target, online, at (s, a~π) */
     vks_seq *seq[2];                           /* without, with the actor step */
     rl_heads heads;                            /* the agent's, with this shard's key */
-    uint32_t shard, shards;
+    uint32_t shard, shards;                    /* this replica steps part `shard` of the parameters */
+    uint32_t draw;                             /* the shard whose samples it draws: its own but in tests */
     vks_seq *phase[2][RL_MAX_PHASES];          /* shards > 1: seq[k] in phases */
     uint32_t phases[2];
 };
@@ -57,7 +59,7 @@ static vksac_status workspaces(rl_graph *g)
 {
     rl_agent *a = g->a;
     const vks_tensor *ctr = a->heads.counters;
-    uint32_t d = g->shard * RL_DROP_SHARD;   /* each shard its own dropout masks */
+    uint32_t d = g->draw * RL_DROP_SHARD;   /* each shard its own dropout masks */
     VKS_TRY(nn_mlp_ws_create(a->actor, g->B, ctr, RL_CTR_UPDATE, d + RL_DROP_ACTOR_NEXT, &g->ws_next));
     VKS_TRY(nn_mlp_ws_create(a->actor, g->B, ctr, RL_CTR_UPDATE, d + RL_DROP_ACTOR, &g->ws_pi));
     VKS_TRY(nn_mlp_ws_create(a->targets, g->B, ctr, RL_CTR_UPDATE, d + RL_DROP_TARGET, &g->ws_t));
@@ -115,10 +117,21 @@ static vksac_status critic_grads(vks_seq *seq, rl_graph *g)
     return nn_mlp_backward(seq, a->critics, g->ws_q, g->X, g->stack[STACK_DQ], NULL, NN_GRADS_WRITE);
 }
 
+/* The critic steps and the target EMA, over this shard's part of each
+ * critic (the whole of it unsharded: one EMA over the ensemble). */
 static vksac_status critic_optim(vks_seq *seq, rl_graph *g)
 {
-    for (uint32_t n = 0; n < g->heads.shape.N; n++)
-        VKS_TRY(nn_optim_step(seq, g->a->critic_opt[n]));
+    rl_agent *a = g->a;
+    uint32_t N = g->heads.shape.N;
+    for (uint32_t n = 0; n < N; n++)
+        VKS_TRY(nn_optim_step_part(seq, a->critic_opt[n], g->shard, g->shards));
+    if (g->shards == 1)
+        return nn_ema(seq, a->targets->params, a->critics->params, a->cfg.ema_decay);
+    /* By critic: the part of each this replica has stepped (a part of the
+     * ensemble's flat buffers would span other replicas' parts). */
+    for (uint32_t n = 0; n < N; n++)
+        VKS_TRY(nn_ema_part(seq, a->target[n]->params, a->critic[n]->params, a->cfg.ema_decay, g->shard,
+                            g->shards));
     return VKSAC_OK;
 }
 
@@ -144,47 +157,46 @@ static vksac_status actor_grads(vks_seq *seq, rl_graph *g)
     return nn_mlp_backward(seq, a->actor, g->ws_pi, g->xs, g->dH, NULL, NN_GRADS_WRITE);
 }
 
+/* The actor step over this shard's part, and the whole temperature step
+ * (one parameter: every replica takes it). */
 static vksac_status actor_optim(vks_seq *seq, rl_graph *g)
 {
-    VKS_TRY(nn_optim_step(seq, g->a->actor_opt));
+    VKS_TRY(nn_optim_step_part(seq, g->a->actor_opt, g->shard, g->shards));
     return nn_optim_step(seq, g->a->alpha_opt);
 }
 
-static vksac_status ema(vks_seq *seq, rl_graph *g)
+/* Phase k of an update; one graph records phases 0 to its last in turn.
+ * After phases 0 and 2 the replicas average the gradients
+ * (rl_graph_phase_grads), after 1 and 3 they copy the parts they stepped
+ * (rl_graph_phase_parts): each steps 1/n of the parameters rather than
+ * all of them. */
+static vksac_status record_phase(rl_graph *g, vks_seq *seq, uint32_t k)
 {
     rl_agent *a = g->a;
-    return nn_ema(seq, a->targets->params, a->critics->params, a->cfg.ema_decay);
-}
-
-/* Phase k of an update (rl_graph_phase_grads says what the replicas
- * average after each); one graph records phases 0 to its last in turn. */
-static vksac_status record_phase(rl_graph *g, vks_seq *seq, bool with_actor, uint32_t k)
-{
-    rl_agent *a = g->a;
-    if (k == 0) {
+    switch (k) {
+    case 0:
         VKS_TRY(nn_tick(seq, a->heads.counters, 1u << RL_CTR_UPDATE, 1u << RL_CTR_UPDATE));
         if (g->sample)
             VKS_TRY(rl_replay_record_sample(seq, a->replay, a->heads.counters, RL_CTR_UPDATE, g->heads.key,
                                             &g->batch));
         return critic_grads(seq, g);
+    case 1:
+        return critic_optim(seq, g);
+    case 2:
+        return actor_grads(seq, g);
+    default:
+        return actor_optim(seq, g);
     }
-    if (k == 1) {
-        VKS_TRY(critic_optim(seq, g));
-        return with_actor ? actor_grads(seq, g) : ema(seq, g);
-    }
-    VKS_TRY(actor_optim(seq, g));
-    return ema(seq, g);
 }
 
-static uint32_t phase_count(bool with_actor) { return with_actor ? 3 : 2; }
+static uint32_t phase_count(bool with_actor) { return with_actor ? 4 : 2; }
 
 /* The gradients phase k computed, which the next phase's optimiser steps
- * use: every phase but the last ends with some (none for a graph that
- * records no phases). */
+ * use (none for a graph that records no phases). */
 uint32_t rl_graph_phase_grads(rl_graph *g, bool actor, uint32_t k, nn_params **out)
 {
     rl_agent *a = g->a;
-    if (k + 1 >= g->phases[actor])
+    if (k >= g->phases[actor] || k % 2)
         return 0;
     if (k == 0) {
         out[0] = a->critics->params;
@@ -195,11 +207,34 @@ uint32_t rl_graph_phase_grads(rl_graph *g, bool actor, uint32_t k, nn_params **o
     return 2;
 }
 
+/* θ, m and v of a stepped set, and g when its optimiser zeroes it. */
+static rl_part_set stepped(nn_params *p, const nn_optim *o)
+{
+    return (rl_part_set){p, 1u << NN_THETA | 1u << NN_M | 1u << NN_V | (o->cfg.zero_grad ? 1u << NN_GRAD : 0u)};
+}
+
+uint32_t rl_graph_phase_parts(rl_graph *g, bool actor, uint32_t k, rl_part_set *out)
+{
+    rl_agent *a = g->a;
+    if (k >= g->phases[actor] || k % 2 == 0)
+        return 0;
+    if (k == 3) {
+        out[0] = stepped(a->actor->params, a->actor_opt);
+        return 1;
+    }
+    uint32_t N = g->heads.shape.N;
+    for (uint32_t n = 0; n < N; n++) {
+        out[2 * n] = stepped(a->critic[n]->params, a->critic_opt[n]);
+        out[2 * n + 1] = (rl_part_set){a->target[n]->params, 1u << NN_THETA};
+    }
+    return 2 * N;
+}
+
 static vksac_status record(rl_graph *g, vks_seq *seq, bool with_actor)
 {
     VKS_TRY(vks_seq_begin(seq));
     for (uint32_t k = 0; k < phase_count(with_actor); k++)
-        VKS_TRY(record_phase(g, seq, with_actor, k));
+        VKS_TRY(record_phase(g, seq, k));
     return vks_seq_end(seq);
 }
 
@@ -210,7 +245,7 @@ static vksac_status record_phases(rl_graph *g, bool with_actor)
         vks_seq **seq = &g->phase[with_actor][k];
         VKS_TRY(vks_seq_create(g->a->ctx, 0, seq));
         VKS_TRY(vks_seq_begin(*seq));
-        VKS_TRY(record_phase(g, *seq, with_actor, k));
+        VKS_TRY(record_phase(g, *seq, k));
         VKS_TRY(vks_seq_end(*seq));
     }
     return VKSAC_OK;
@@ -218,20 +253,20 @@ static vksac_status record_phases(rl_graph *g, bool with_actor)
 
 vksac_status rl_graph_create(rl_agent *a, uint32_t batch, bool sample, rl_graph **out)
 {
-    return rl_graph_create_shard(a, batch, sample, 0, 1, out);
+    return rl_graph_create_shard(a, batch, sample, 0, 1, 0, out);
 }
 
 vksac_status rl_graph_create_shard(rl_agent *a, uint32_t batch, bool sample, uint32_t shard, uint32_t shards,
-                                   rl_graph **out)
+                                   uint32_t draw, rl_graph **out)
 {
     *out = NULL;
     rl_graph *g = calloc(1, sizeof *g);
     if (!g)
         return vks_fail(a->ctx, VKSAC_E_OOM, "out of host memory for an update graph");
     *g = (rl_graph){.a = a, .B = batch, .bp = rl_stack_rows(&a->heads.shape, batch), .sample = sample,
-                    .heads = a->heads, .shard = shard, .shards = shards};
+                    .heads = a->heads, .shard = shard, .shards = shards, .draw = draw};
     /* Shard 0 keeps the agent's key, so one shard draws what no shards would. */
-    g->heads.key ^= shard * 0x9E3779B9u;
+    g->heads.key ^= draw * 0x9E3779B9u;
     vksac_status st = tensors(g);
     for (int k = 0; k < 2 && st == VKSAC_OK; k++) {
         if (shards > 1) {

@@ -1,9 +1,11 @@
 /* The sharded update (shards.h): one host thread per replica, each
  * submitting its replica's phases and waiting for them, meeting the others
- * at a barrier after each phase to average the gradients in place. */
+ * at a barrier after each phase to average the gradients in place, or to
+ * copy the part of the parameters its replica stepped to the others. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "rl/shards.h"
 
@@ -117,6 +119,32 @@ static uint32_t average(rl_shards *s, uint32_t i, bool actor, uint32_t k)
     return sets;
 }
 
+/* Replica i's part of every parameter set the phase stepped by parts
+ * (rl_graph_phase_parts): copied from replica i, which stepped it, to the
+ * others, so that all hold the same floats again. Returns the number of
+ * sets (0 after a phase that steps none). */
+static uint32_t copy_parts(rl_shards *s, uint32_t i, bool actor, uint32_t k)
+{
+    rl_part_set p[VKS_MAX_SHARDS][RL_MAX_PART_SETS];
+    uint32_t sets = 0;
+    for (uint32_t r = 0; r < s->count; r++)
+        sets = rl_graph_phase_parts(s->agent[r]->graph, actor, k, p[r]);
+    for (uint32_t j = 0; j < sets; j++) {
+        uint64_t lo, hi;
+        nn_params_part(p[i][j].p, i, s->count, &lo, &hi);
+        for (int b = 0; b < NN_BUFS; b++) {
+            if (!(p[i][j].bufs >> b & 1u))
+                continue;
+            const float *from = vks_tensor_host_ptr(p[i][j].p->flat[b]);
+            for (uint32_t r = 0; r < s->count; r++)
+                if (r != i)
+                    memcpy((float *)vks_tensor_host_ptr(p[r][j].p->flat[b]) + lo, from + lo,
+                           (size_t)(hi - lo) * sizeof *from);
+        }
+    }
+    return sets;
+}
+
 /* Replica i's part of the job; *done: the updates it finished. Every
  * replica meets the same barriers in the same order (the phases follow
  * the shared update count, not the replica's), and after a failure all
@@ -130,7 +158,7 @@ static vksac_status run_updates(rl_shards *s, uint32_t i, uint32_t *done)
             vksac_status st = vks_seq_run(rl_graph_phase(a->graph, actor, k), 1);
             if (spin_barrier_wait(&s->barrier, st != VKSAC_OK))
                 return st;   /* OK when another replica failed: rl_shards_run reports that one */
-            if (average(s, i, actor, k))
+            if (average(s, i, actor, k) + copy_parts(s, i, actor, k))
                 spin_barrier_wait(&s->barrier, false);
         }
     }
@@ -236,7 +264,7 @@ static vksac_status replicas(rl_shards *s, rl_agent *a, rl_replica_fn make, void
         rl_agent *ra = s->agent[r];
         rl_graph_destroy(ra->graph);
         ra->graph = NULL;
-        VKS_TRY(replica_error(s, r, rl_graph_create_shard(ra, B / S, true, r, S, &ra->graph), "cpu_shards"));
+        VKS_TRY(replica_error(s, r, rl_graph_create_shard(ra, B / S, true, r, S, r, &ra->graph), "cpu_shards"));
     }
     return VKSAC_OK;
 }

@@ -36,7 +36,7 @@ typedef struct kernel_desc {
  * threads × 4×4 outputs (a 64×64 tile), the usual shape for GPUs. */
 static const kernel_desc KERNELS[VKS_K_COUNT] = {
     K(VKS_K_FILL,       fill,       1, 0x1, 0x1, 16, 64, 1, 0, 0),
-    K(VKS_K_SCALE_ADD,  scale_add,  3, 0x7, 0x4, 20, 64, 1, 0, 0),
+    K(VKS_K_SCALE_ADD,  scale_add,  3, 0x7, 0x4, 24, 64, 1, 0, 0),
     K(VKS_K_SUM_ROWS,   sum_rows,   2, 0x1, 0x2, 16, 64, 1, 0, 0),
     K(VKS_K_SUM_COLS,   sum_cols,   2, 0x3, 0x2, 20, 64, 1, 0, 0),
     K(VKS_K_GEMM_FWD,   gemm_fwd,   4, 0xb, 0x8, 44, 8, 1, 8, 8),
@@ -58,7 +58,7 @@ static const kernel_desc KERNELS[VKS_K_COUNT] = {
     K(VKS_K_RSM_UPDATE,  rsm_update,  2, 0x03, 0x02, 12, 64, 1, 0, 0),
     K(VKS_K_RSM_APPLY,   rsm_apply,   3, 0x07, 0x04, 16, 64, 1, 0, 0),
     K(VKS_K_SUMSQ,       sumsq,       2, 0x01, 0x02,  8, 64, 1, 0, 0),
-    K(VKS_K_OPTIM,       optim,      11, 0x79f, 0x780, 52, 64, 1, 1, 0),   /* 2: clip, 3: kind */
+    K(VKS_K_OPTIM,       optim,      11, 0x79f, 0x780, 56, 64, 1, 1, 0),   /* 2: clip, 3: kind */
     K(VKS_K_BITONIC,     bitonic,     3, 0x00, 0x04, 16, 256, 1, 0, 0),
     K(VKS_K_REGEN_WASS,  regen_wass,  4, 0x00, 0x01, 12, 64, 1, 0, 0),
     /* src/rl */

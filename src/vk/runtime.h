@@ -227,6 +227,11 @@ typedef enum vks_act { VKS_ACT_NONE = 0, VKS_ACT_RELU = 1, VKS_ACT_RELU2 = 2 } v
 vksac_status vks_fill(vks_seq *seq, vks_tensor *y, float value);
 /* y = a·x + b·y (same shape) */
 vksac_status vks_scale_add(vks_seq *seq, vks_tensor *y, float a, const vks_tensor *x, float b);
+/* The same over `count` texels of the tensors' storage (rows × stride/4
+ * texels, padding included) from texel `first` on; the rest of y is left
+ * as it is. */
+vksac_status vks_scale_add_texels(vks_seq *seq, vks_tensor *y, float a, const vks_tensor *x, float b,
+                                  uint32_t first, uint32_t count);
 /* out (1×M) (+)= row sums of x (M×N) */
 vksac_status vks_sum_rows(vks_seq *seq, vks_tensor *out, const vks_tensor *x, int accumulate);
 /* out (1×N) (+)= column sums of x (M×N) */
