@@ -1,7 +1,7 @@
 /* The optimisers (src/nn/optim.c) against ref_opt_step in double: every
  * kind × regeneration × clipping, each term shown to matter at the
  * tolerance, replays within one submit, zero_grad, the tick and its carry,
- * set_lr, the target EMA and configuration errors.
+ * set_lr, the target EMA, steps by parts and configuration errors.
  *
  * Tolerance: NMSE ≤ 1e-10 on each of θ, m and v. The device computes in
  * fp32 (θ, m, v rounded at ~6e-8 relative per operation, so NMSE ~1e-14;
@@ -567,6 +567,102 @@ static void test_ema(void **state)
     assert_int_equal(failures, 0);
 }
 
+/* Raw floats (padding included) of a role's flat buffer. */
+static float *raw_role(const setup *s, int role)
+{
+    float *f = malloc(s->p->total * sizeof *f);
+    assert_non_null(f);
+    TH_OK(vks_tensor_read_padded(s->p->flat[role], f));
+    return f;
+}
+
+enum { PARTS = 3 };
+
+/* Steps by parts add up to one step: PARTS copies of a set, copy k taking
+ * part k of a step (clipping, L2 regeneration, decay, Adam-atan2), hold
+ * in their parts bit for bit what a whole step gives, and elsewhere what
+ * they held before; t ticks as in a whole step. Parts of the target EMA
+ * likewise. (Shards step parameters this way: docs/sac.md, "Shards".) */
+static void test_step_parts(void **state)
+{
+    (void)state;
+    nn_opt_config c = test_config(NN_OPT_ADAM_ATAN2, NN_REGEN_L2);
+    c.max_grad_norm = 0.25f;
+    setup whole = setup_create(big_shapes, 90), part[PARTS];
+    nn_optim *ow, *op[PARTS];
+    write_grads(&whole, 91);
+    TH_OK(nn_optim_create(th.ctx, whole.p, &c, &ow));
+    float *before[NN_BUFS];
+    for (int r = 0; r < NN_BUFS; r++)
+        before[r] = raw_role(&whole, r);
+    vks_seq *seq = th_seq_begin(0);
+    TH_OK(nn_optim_step(seq, ow));
+    for (int k = 0; k < PARTS; k++) {
+        part[k] = setup_create(big_shapes, 90);
+        write_grads(&part[k], 91);
+        TH_OK(nn_optim_create(th.ctx, part[k].p, &c, &op[k]));
+        TH_OK(nn_optim_step_part(seq, op[k], (uint32_t)k, PARTS));
+    }
+    th_seq_finish(seq);
+    int failures = 0;
+    uint64_t total = whole.p->total;
+    for (int r = 0; r < NN_BUFS; r++) {
+        float *want = raw_role(&whole, r);
+        for (int k = 0; k < PARTS; k++) {
+            uint64_t lo, hi;
+            nn_params_part(part[k].p, (uint32_t)k, PARTS, &lo, &hi);
+            assert_true(lo % NN_ALIGN == 0 && hi > lo && (k > 0 || lo == 0) && (k < PARTS - 1 || hi == total));
+            float *got = raw_role(&part[k], r);
+            int in = !memcmp(got + lo, want + lo, (hi - lo) * sizeof *got);
+            int out = !memcmp(got, before[r], lo * sizeof *got) &&
+                      !memcmp(got + hi, before[r] + hi, (total - hi) * sizeof *got);
+            if (!in || !out)
+                print_error("role %d, part %d of %d [%llu, %llu): %s\n", r, k, PARTS, (unsigned long long)lo,
+                            (unsigned long long)hi, !in ? "differs from a whole step" : "changed outside it");
+            failures += !in + !out;
+            free(got);
+        }
+        free(want);
+        free(before[r]);
+    }
+    float tw[4], tp[4];
+    TH_OK(vks_tensor_read(ow->values, tw));
+    TH_OK(vks_tensor_read(op[PARTS - 1]->values, tp));
+    assert_true(tw[NN_OPT_T] == tp[NN_OPT_T]);
+
+    /* The EMA by parts, each onto its own copy of the target. */
+    setup online = setup_create(big_shapes, 92);
+    seq = th_seq_begin(0);
+    TH_OK(nn_ema(seq, whole.p, online.p, 0.9f));
+    for (int k = 0; k < PARTS; k++)
+        TH_OK(nn_ema_part(seq, part[k].p, online.p, 0.9f, (uint32_t)k, PARTS));
+    th_seq_finish(seq);
+    float *want = raw_role(&whole, NN_THETA);
+    for (int k = 0; k < PARTS; k++) {
+        uint64_t lo, hi;
+        nn_params_part(part[k].p, (uint32_t)k, PARTS, &lo, &hi);
+        float *got = raw_role(&part[k], NN_THETA);
+        failures += memcmp(got + lo, want + lo, (hi - lo) * sizeof *got) != 0;
+        free(got);
+    }
+    free(want);
+
+    seq = th_seq_begin(0);
+    TH_ERR(th.ctx, nn_optim_step_part(seq, ow, PARTS, PARTS), VKSAC_E_ARG);
+    TH_ERR(th.ctx, nn_ema_part(seq, whole.p, online.p, 0.9f, 2, 2), VKSAC_E_ARG);
+    uint32_t n4 = (uint32_t)(total / 4);
+    TH_ERR(th.ctx, vks_scale_add_texels(seq, whole.p->flat[NN_THETA], 1.0f, online.p->flat[NN_THETA], 0.0f,
+                                        n4 - 1, 2), VKSAC_E_ARG);
+    vks_seq_destroy(seq);
+    nn_optim_destroy(ow);
+    for (int k = 0; k < PARTS; k++) {
+        nn_optim_destroy(op[k]);
+        setup_destroy(&part[k]);
+    }
+    setup_destroy(&whole), setup_destroy(&online);
+    assert_int_equal(failures, 0);
+}
+
 static void test_defaults(void **state)
 {
     (void)state;
@@ -644,6 +740,7 @@ int main(int argc, char **argv)
         TH_TEST(test_set_lr),
         TH_TEST(test_tick),
         TH_TEST(test_ema),
+        TH_TEST(test_step_parts),
         TH_TEST(test_defaults),
         TH_TEST(test_bad_configs),
     };
