@@ -89,6 +89,26 @@ static vksac_status replica_error(rl_shards *s, uint32_t r, vksac_status st, con
     return vks_fail(s->agent[0]->ctx, st, "%s: shard %u of %u: %s", fn, r, s->count, vks_ctx_error(s->ctx[r]));
 }
 
+/* Floats e .. e+n-1 of the n replicas' gradients g[r] become their mean.
+ * All loads come before the stores: the replicas' buffers lie at the same
+ * offsets modulo 4 KiB, and a load after a store to the other replica's
+ * same offset waited on it (4K aliasing): an element at a time, pendulum's
+ * averaging took 5.3 ms of an update, 13 ns per float. */
+enum { AVERAGE_BLOCK = 1024 };
+
+static void average_block(float *const *g, uint32_t count, uint64_t e, uint64_t n, float inv)
+{
+    float sum[AVERAGE_BLOCK];
+    memcpy(sum, g[0] + e, n * sizeof *sum);
+    for (uint32_t r = 1; r < count; r++)
+        for (uint64_t k = 0; k < n; k++)
+            sum[k] += g[r][e + k];
+    for (uint64_t k = 0; k < n; k++)
+        sum[k] *= inv;
+    for (uint32_t r = 0; r < count; r++)
+        memcpy(g[r] + e, sum, n * sizeof *sum);
+}
+
 /* Replica i's part of every gradient the phase ends with: each element
  * becomes the mean over the replicas, summed in replica order, so each
  * replica gets the same float (for two, (a + b)·0.5 exactly). Returns the
@@ -107,14 +127,8 @@ static uint32_t average(rl_shards *s, uint32_t i, bool actor, uint32_t k)
         const vks_tensor *flat = p[0][j]->flat[NN_GRAD];
         uint64_t len = (uint64_t)vks_tensor_rows(flat) * vks_tensor_stride(flat);
         uint64_t lo = len * i / s->count, hi = len * (i + 1) / s->count;
-        for (uint64_t e = lo; e < hi; e++) {
-            float sum = g[0][e];
-            for (uint32_t r = 1; r < s->count; r++)
-                sum += g[r][e];
-            sum *= inv;
-            for (uint32_t r = 0; r < s->count; r++)
-                g[r][e] = sum;
-        }
+        for (uint64_t e = lo; e < hi; e += AVERAGE_BLOCK)
+            average_block(g, s->count, e, hi - e < AVERAGE_BLOCK ? hi - e : AVERAGE_BLOCK, inv);
     }
     return sets;
 }
