@@ -1,5 +1,5 @@
 #version 450
-// One optimiser step (SPEC.md §5) over whole flat buffers, a vec4 at a
+// One optimiser step (SPEC.md §5) over flat buffers (all, or a part), a vec4 at a
 // time, in this order per element: L2 regeneration toward θ₀, gradient
 // clipping by the global norm (from the sumsq partials), AdamW's decoupled
 // decay, the moments, the Adam-atan2 / Adam step, and optionally g = 0.

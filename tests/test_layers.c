@@ -25,7 +25,7 @@ static const nn_act ACTS[] = {NN_ACT_NONE, NN_ACT_RELU, NN_ACT_RELU2, NN_ACT_CRE
 static const float RATES[] = {0.0f, 0.1f, 0.5f};
 typedef struct shape { uint32_t rows, cols; } shape;
 /* Widths below, at and past a texel, not multiples of 4, batch 1, large. */
-static const shape SHAPES[] = {{1, 7}, {5, 13}, {3, 4}, {2, 1}, {256, 200}};
+static const shape SHAPES[] = {{1, 7}, {5, 13}, {3, 4}, {2, 1}, {4, 100}, {3, 64}, {256, 200}};
 #define NACTS (sizeof ACTS / sizeof ACTS[0])
 #define NRATES (sizeof RATES / sizeof RATES[0])
 #define NSHAPES (sizeof SHAPES / sizeof SHAPES[0])

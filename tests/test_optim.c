@@ -578,44 +578,28 @@ static float *raw_role(const setup *s, int role)
 
 enum { PARTS = 3 };
 
-/* Steps by parts add up to one step: PARTS copies of a set, copy k taking
- * part k of a step (clipping, L2 regeneration, decay, Adam-atan2), hold
- * in their parts bit for bit what a whole step gives, and elsewhere what
- * they held before; t ticks as in a whole step. Parts of the target EMA
- * likewise. (Shards step parameters this way: docs/sac.md, "Shards".) */
-static void test_step_parts(void **state)
+/* Whether the PARTS copies in part[], copy k having taken part k of what
+ * `whole` took whole, hold that in their parts bit for bit in every role
+ * of `roles`, and elsewhere what they held before (before[role]) in the
+ * roles of `kept`. */
+static int parts_add_up(const setup *whole, const setup *part, float *const *before, uint32_t roles, uint32_t kept)
 {
-    (void)state;
-    nn_opt_config c = test_config(NN_OPT_ADAM_ATAN2, NN_REGEN_L2);
-    c.max_grad_norm = 0.25f;
-    setup whole = setup_create(big_shapes, 90), part[PARTS];
-    nn_optim *ow, *op[PARTS];
-    write_grads(&whole, 91);
-    TH_OK(nn_optim_create(th.ctx, whole.p, &c, &ow));
-    float *before[NN_BUFS];
-    for (int r = 0; r < NN_BUFS; r++)
-        before[r] = raw_role(&whole, r);
-    vks_seq *seq = th_seq_begin(0);
-    TH_OK(nn_optim_step(seq, ow));
-    for (int k = 0; k < PARTS; k++) {
-        part[k] = setup_create(big_shapes, 90);
-        write_grads(&part[k], 91);
-        TH_OK(nn_optim_create(th.ctx, part[k].p, &c, &op[k]));
-        TH_OK(nn_optim_step_part(seq, op[k], (uint32_t)k, PARTS));
-    }
-    th_seq_finish(seq);
     int failures = 0;
-    uint64_t total = whole.p->total;
+    uint64_t total = whole->p->total, end = 0;
     for (int r = 0; r < NN_BUFS; r++) {
-        float *want = raw_role(&whole, r);
+        if (!(roles >> r & 1u))
+            continue;
+        float *want = raw_role(whole, r);
         for (int k = 0; k < PARTS; k++) {
             uint64_t lo, hi;
             nn_params_part(part[k].p, (uint32_t)k, PARTS, &lo, &hi);
-            assert_true(lo % NN_ALIGN == 0 && hi > lo && (k > 0 || lo == 0) && (k < PARTS - 1 || hi == total));
+            /* Consecutive runs of NN_ALIGN floats covering the set. */
+            assert_true(lo == (k ? end : 0) && hi > lo && lo % NN_ALIGN == 0 && (k < PARTS - 1 || hi == total));
+            end = hi;
             float *got = raw_role(&part[k], r);
             int in = !memcmp(got + lo, want + lo, (hi - lo) * sizeof *got);
-            int out = !memcmp(got, before[r], lo * sizeof *got) &&
-                      !memcmp(got + hi, before[r] + hi, (total - hi) * sizeof *got);
+            int out = !(kept >> r & 1u) || (!memcmp(got, before[r], lo * sizeof *got) &&
+                                            !memcmp(got + hi, before[r] + hi, (total - hi) * sizeof *got));
             if (!in || !out)
                 print_error("role %d, part %d of %d [%llu, %llu): %s\n", r, k, PARTS, (unsigned long long)lo,
                             (unsigned long long)hi, !in ? "differs from a whole step" : "changed outside it");
@@ -623,43 +607,96 @@ static void test_step_parts(void **state)
             free(got);
         }
         free(want);
-        free(before[r]);
     }
+    return failures;
+}
+
+/* Steps by parts add up to one step: PARTS copies of a set, copy k taking
+ * part k of a step, hold in their parts bit for bit what a whole step
+ * gives, and elsewhere what they held before (but θ after a Wasserstein
+ * pull, which spans the set); t ticks as in a whole step.
+ * Both regenerations (Wasserstein's pull spans the set), clipping (its
+ * norm too) and AdamW's decay. Parts of the target EMA likewise. (Shards
+ * step parameters this way: docs/sac.md, "Shards".) */
+static int check_parts(nn_opt_kind kind, nn_regen regen, float max_norm, uint64_t seed)
+{
+    nn_opt_config c = test_config(kind, regen);
+    c.max_grad_norm = max_norm;
+    setup whole = setup_create(big_shapes, seed), part[PARTS];
+    nn_optim *ow, *op[PARTS];
+    write_grads(&whole, seed + 1);
+    TH_OK(nn_optim_create(th.ctx, whole.p, &c, &ow));
+    float *before[NN_BUFS];
+    for (int r = 0; r < NN_BUFS; r++)
+        before[r] = raw_role(&whole, r);
+    vks_seq *seq = th_seq_begin(0);
+    TH_OK(nn_optim_step(seq, ow));
+    for (int k = 0; k < PARTS; k++) {
+        part[k] = setup_create(big_shapes, seed);
+        write_grads(&part[k], seed + 1);
+        TH_OK(nn_optim_create(th.ctx, part[k].p, &c, &op[k]));
+        TH_OK(nn_optim_step_part(seq, op[k], (uint32_t)k, PARTS));
+    }
+    th_seq_finish(seq);
+    /* Wasserstein's pull moves all of θ in every copy (the part's owner
+     * holds the pulled and stepped θ that the others take). */
+    uint32_t roles = 1u << NN_THETA | 1u << NN_M | 1u << NN_V | 1u << NN_GRAD;
+    int failures = parts_add_up(&whole, part, before, roles,
+                                regen == NN_REGEN_WASSERSTEIN ? roles & ~(1u << NN_THETA) : roles);
     float tw[4], tp[4];
     TH_OK(vks_tensor_read(ow->values, tw));
     TH_OK(vks_tensor_read(op[PARTS - 1]->values, tp));
-    assert_true(tw[NN_OPT_T] == tp[NN_OPT_T]);
+    failures += tw[NN_OPT_T] != tp[NN_OPT_T];
 
-    /* The EMA by parts, each onto its own copy of the target. */
-    setup online = setup_create(big_shapes, 92);
+    /* The EMA by parts, each onto its own copy of the target (θ as the
+     * whole step left it). */
+    setup online = setup_create(big_shapes, seed + 2);
+    float *dense = malloc(whole.n * sizeof *dense);
+    assert_non_null(dense);
+    TH_OK(nn_params_read(whole.p, NN_THETA, dense));
+    for (int k = 0; k < PARTS; k++)
+        TH_OK(nn_params_write(part[k].p, NN_THETA, dense));
+    free(dense);
+    free(before[NN_THETA]);
+    before[NN_THETA] = raw_role(&whole, NN_THETA);
     seq = th_seq_begin(0);
     TH_OK(nn_ema(seq, whole.p, online.p, 0.9f));
     for (int k = 0; k < PARTS; k++)
         TH_OK(nn_ema_part(seq, part[k].p, online.p, 0.9f, (uint32_t)k, PARTS));
     th_seq_finish(seq);
-    float *want = raw_role(&whole, NN_THETA);
-    for (int k = 0; k < PARTS; k++) {
-        uint64_t lo, hi;
-        nn_params_part(part[k].p, (uint32_t)k, PARTS, &lo, &hi);
-        float *got = raw_role(&part[k], NN_THETA);
-        failures += memcmp(got + lo, want + lo, (hi - lo) * sizeof *got) != 0;
-        free(got);
-    }
-    free(want);
+    failures += parts_add_up(&whole, part, before, 1u << NN_THETA, 1u << NN_THETA);
 
-    seq = th_seq_begin(0);
-    TH_ERR(th.ctx, nn_optim_step_part(seq, ow, PARTS, PARTS), VKSAC_E_ARG);
-    TH_ERR(th.ctx, nn_ema_part(seq, whole.p, online.p, 0.9f, 2, 2), VKSAC_E_ARG);
-    uint32_t n4 = (uint32_t)(total / 4);
-    TH_ERR(th.ctx, vks_scale_add_texels(seq, whole.p->flat[NN_THETA], 1.0f, online.p->flat[NN_THETA], 0.0f,
-                                        n4 - 1, 2), VKSAC_E_ARG);
-    vks_seq_destroy(seq);
+    for (int r = 0; r < NN_BUFS; r++)
+        free(before[r]);
     nn_optim_destroy(ow);
     for (int k = 0; k < PARTS; k++) {
         nn_optim_destroy(op[k]);
         setup_destroy(&part[k]);
     }
     setup_destroy(&whole), setup_destroy(&online);
+    return failures;
+}
+
+static void test_step_parts(void **state)
+{
+    (void)state;
+    int failures = check_parts(NN_OPT_ADAMW, NN_REGEN_L2, 0.25f, 90);
+    failures += check_parts(NN_OPT_ADAM_ATAN2, NN_REGEN_WASSERSTEIN, 0.0f, 95);
+
+    setup a = setup_create(small_shapes, 97), b = setup_create(small_shapes, 98);
+    nn_opt_config c = test_config(NN_OPT_ADAM, NN_REGEN_NONE);
+    nn_optim *o;
+    TH_OK(nn_optim_create(th.ctx, a.p, &c, &o));
+    vks_seq *seq = th_seq_begin(0);
+    th_expect_error(nn_optim_step_part(seq, o, PARTS, PARTS), VKSAC_E_ARG, "cut into 3 (parts 0 to 2)");
+    th_expect_error(nn_optim_step_part(seq, o, 0, 0), VKSAC_E_ARG, "parts must be at least 1, got 0");
+    th_expect_error(nn_ema_part(seq, a.p, b.p, 0.9f, 2, 2), VKSAC_E_ARG, "nn_ema_part: part 2 asked for");
+    uint32_t n4 = (uint32_t)(a.p->total / 4);
+    th_expect_error(vks_scale_add_texels(seq, a.p->flat[NN_THETA], 1.0f, b.p->flat[NN_THETA], 0.0f, n4 - 1, 2),
+                    VKSAC_E_ARG, "run past y's");
+    vks_seq_destroy(seq);
+    nn_optim_destroy(o);
+    setup_destroy(&a), setup_destroy(&b);
     assert_int_equal(failures, 0);
 }
 

@@ -188,7 +188,11 @@ vksac_status nn_ema(vks_seq *seq, nn_params *target, const nn_params *online, fl
  * (nn_optim_step_part, nn_ema_part), and the replicas copy the parts to
  * one another (src/rl/shards.c). */
 void nn_params_part(const nn_params *p, uint32_t part, uint32_t parts, uint64_t *lo, uint64_t *hi);
-/* nn_ema over the target's part only (parts ≥ 1, part < parts). */
+/* VKSAC_OK when parts ≥ 1 and part < parts, else E_ARG naming fn (the
+ * precondition of nn_params_part and of the functions stepping parts). */
+vksac_status nn_params_check_part(vks_ctx *ctx, const char *fn, uint32_t part, uint32_t parts);
+/* nn_ema over the target's part only (parts ≥ 1, part < parts); the rest
+ * of the target is left as it is. */
 vksac_status nn_ema_part(vks_seq *seq, nn_params *target, const nn_params *online, float beta, uint32_t part,
                          uint32_t parts);
 

@@ -2,7 +2,7 @@
  * a tick of the step counter t, [the Σg² partials for clipping],
  * [Wasserstein regeneration: a bitonic sort of the element indices by
  * (tensor, θ, index), then the pull toward the sorted θ₀], and one update
- * dispatch over the whole flat buffers. t and lr live in a device tensor,
+ * dispatch over the flat buffers (or a shard's part of them). t and lr live in a device tensor,
  * so the recording is replayed unchanged step after step. */
 #include <math.h>
 #include <stdlib.h>
@@ -267,6 +267,7 @@ static vksac_status record_update(vks_seq *seq, nn_optim *o, uint64_t lo, uint64
             (c->max_grad_norm > 0.0f ? 1u : 0u) | (c->zero_grad ? 2u : 0u),
             c->beta1, c->beta2, c->a, c->b, c->eps, c->weight_decay, c->max_grad_norm, c->regen_lambda,
             o->npartials, (uint32_t)(lo / 4)};
+    _Static_assert(sizeof pc == 56, "the Push block of shaders/optim.comp and its table row");
     /* θ, g, m, v read through views, then the same four written through
      * buffers (shaders/optim.comp). */
     const vks_tensor *ops[] = {p->flat[NN_THETA], p->flat[NN_GRAD], p->flat[NN_M], p->flat[NN_V],
@@ -289,9 +290,7 @@ vksac_status nn_optim_step_part(vks_seq *seq, nn_optim *o, uint32_t part, uint32
     vks_ctx *ctx = vks_seq_ctx(seq);
     if (o->params->ctx != ctx)
         return vks_fail(ctx, VKSAC_E_ARG, "nn_optim_step: the optimiser belongs to another context");
-    if (part >= parts)
-        return vks_fail(ctx, VKSAC_E_ARG, "nn_optim_step: part %u of %u does not exist (parts count from 0)",
-                        part, parts);
+    VKS_TRY(nn_params_check_part(ctx, "nn_optim_step_part", part, parts));
     /* cfg is a public field: a change after creation must still be valid
      * and must not ask for tables that were not built. */
     VKS_TRY(check_config(ctx, &o->cfg, "nn_optim_step"));

@@ -212,6 +212,16 @@ vksac_status nn_params_zero_grad(vks_seq *seq, nn_params *p)
     return vks_fill(seq, p->flat[NN_GRAD], 0.0f);
 }
 
+vksac_status nn_params_check_part(vks_ctx *ctx, const char *fn, uint32_t part, uint32_t parts)
+{
+    if (parts == 0)
+        return vks_fail(ctx, VKSAC_E_ARG, "%s: parts must be at least 1, got 0", fn);
+    if (part >= parts)
+        return vks_fail(ctx, VKSAC_E_ARG, "%s: part %u asked for, the set is cut into %u (parts 0 to %u)", fn,
+                        part, parts, parts - 1);
+    return VKSAC_OK;
+}
+
 void nn_params_part(const nn_params *p, uint32_t part, uint32_t parts, uint64_t *lo, uint64_t *hi)
 {
     uint64_t blocks = p->total / NN_ALIGN;
@@ -236,8 +246,7 @@ vksac_status nn_ema_part(vks_seq *seq, nn_params *target, const nn_params *onlin
                         (unsigned long long)target->total, online->count, (unsigned long long)online->total);
     if (!(beta >= 0.0f && beta <= 1.0f))
         return vks_fail(ctx, VKSAC_E_ARG, "nn_ema: beta must be in [0, 1], got %g", (double)beta);
-    if (part >= parts)
-        return vks_fail(ctx, VKSAC_E_ARG, "nn_ema: part %u of %u does not exist (parts count from 0)", part, parts);
+    VKS_TRY(nn_params_check_part(ctx, "nn_ema_part", part, parts));
     /* θ̄ + (1−β)(θ − θ̄) = (1−β)·θ + β·θ̄: one scale-add over the flat buffers. */
     uint64_t lo, hi;
     nn_params_part(target, part, parts, &lo, &hi);

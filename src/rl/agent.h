@@ -69,7 +69,7 @@ bool rl_graph_actor_step(const rl_agent *a, uint64_t done);
 uint32_t rl_graph_phases(const rl_graph *g, bool actor);
 vks_seq *rl_graph_phase(rl_graph *g, bool actor, uint32_t k);
 uint32_t rl_graph_phase_grads(rl_graph *g, bool actor, uint32_t k, nn_params **out);
-/* A parameter set and the flat buffers (bits 1 << nn_buf) of it that a
+/* A parameter set and the flat buffers of it (bits 1 << NN_THETA, …) that a
  * phase stepped by parts (nn_params_part): shard r stepped part r. */
 typedef struct rl_part_set {
     nn_params *p;
@@ -79,6 +79,8 @@ typedef struct rl_part_set {
 /* The sets phase k stepped by parts, which the replicas copy to one
  * another after it (out: room for RL_MAX_PART_SETS; returns how many). */
 uint32_t rl_graph_phase_parts(rl_graph *g, bool actor, uint32_t k, rl_part_set *out);
+/* The part of the parameters a shard's graph steps (its `shard`). */
+uint32_t rl_graph_shard(const rl_graph *g);
 /* The batch tensors of a graph built with sample = false. */
 rl_replay_batch rl_graph_batch(rl_graph *g);
 /* Dispatches in one update with and without the actor step. */

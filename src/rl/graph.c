@@ -207,11 +207,9 @@ uint32_t rl_graph_phase_grads(rl_graph *g, bool actor, uint32_t k, nn_params **o
     return 2;
 }
 
-/* θ, m and v of a stepped set, and g when its optimiser zeroes it. */
-static rl_part_set stepped(nn_params *p, const nn_optim *o)
-{
-    return (rl_part_set){p, 1u << NN_THETA | 1u << NN_M | 1u << NN_V | (o->cfg.zero_grad ? 1u << NN_GRAD : 0u)};
-}
+/* θ, m and v of a stepped set (its gradient is averaged, or overwritten,
+ * before it is read again). */
+static rl_part_set stepped(nn_params *p) { return (rl_part_set){p, 1u << NN_THETA | 1u << NN_M | 1u << NN_V}; }
 
 uint32_t rl_graph_phase_parts(rl_graph *g, bool actor, uint32_t k, rl_part_set *out)
 {
@@ -219,12 +217,12 @@ uint32_t rl_graph_phase_parts(rl_graph *g, bool actor, uint32_t k, rl_part_set *
     if (k >= g->phases[actor] || k % 2 == 0)
         return 0;
     if (k == 3) {
-        out[0] = stepped(a->actor->params, a->actor_opt);
+        out[0] = stepped(a->actor->params);
         return 1;
     }
     uint32_t N = g->heads.shape.N;
     for (uint32_t n = 0; n < N; n++) {
-        out[2 * n] = stepped(a->critic[n]->params, a->critic_opt[n]);
+        out[2 * n] = stepped(a->critic[n]->params);
         out[2 * n + 1] = (rl_part_set){a->target[n]->params, 1u << NN_THETA};
     }
     return 2 * N;
@@ -399,6 +397,7 @@ bool rl_graph_actor_step(const rl_agent *a, uint64_t done)
 }
 
 uint32_t rl_graph_phases(const rl_graph *g, bool actor) { return g->phases[actor]; }
+uint32_t rl_graph_shard(const rl_graph *g) { return g->shard; }
 
 vks_seq *rl_graph_phase(rl_graph *g, bool actor, uint32_t k) { return g->phase[actor][k]; }
 

@@ -133,19 +133,19 @@ static uint32_t average(rl_shards *s, uint32_t i, bool actor, uint32_t k)
     return sets;
 }
 
-/* Replica i's part of every parameter set the phase stepped by parts
- * (rl_graph_phase_parts): copied from replica i, which stepped it, to the
- * others, so that all hold the same floats again. Returns the number of
- * sets (0 after a phase that steps none). */
+/* The part of every parameter set the phase stepped by parts
+ * (rl_graph_phase_parts) that replica i stepped: copied from replica i to
+ * the others, so that all hold the same floats again. Returns the number
+ * of sets (0 after a phase that steps none). */
 static uint32_t copy_parts(rl_shards *s, uint32_t i, bool actor, uint32_t k)
 {
     rl_part_set p[VKS_MAX_SHARDS][RL_MAX_PART_SETS];
-    uint32_t sets = 0;
+    uint32_t sets = 0, part = rl_graph_shard(s->agent[i]->graph);
     for (uint32_t r = 0; r < s->count; r++)
         sets = rl_graph_phase_parts(s->agent[r]->graph, actor, k, p[r]);
     for (uint32_t j = 0; j < sets; j++) {
         uint64_t lo, hi;
-        nn_params_part(p[i][j].p, i, s->count, &lo, &hi);
+        nn_params_part(p[i][j].p, part, s->count, &lo, &hi);
         for (int b = 0; b < NN_BUFS; b++) {
             if (!(p[i][j].bufs >> b & 1u))
                 continue;

@@ -2,8 +2,9 @@
  * Shards: an agent's update split across replicas of it, each on a CPU
  * device of its own that runs kernels on its own thread (docs/sac.md,
  * "Shards"). Each replica updates on its share of the batch; between an
- * update's phases the host averages the replicas' gradients in place, so
- * every replica takes the same optimiser steps and they stay identical.
+ * update's phases the host averages the replicas' gradients in place, each
+ * replica steps its part of the parameters and the host copies the parts
+ * to the others, so they stay identical.
  * The agent the caller holds is replica 0: it acts, saves and reports;
  * what changes an agent's state (observing, updates) reaches them all.
  */

@@ -47,7 +47,7 @@ struct vks_tensor {
  * specialization and others with constants 2 and 3 overridden
  * (vks_launch_spec), each created on its first use and kept in the order
  * of first use (spec23[v] says which is which). */
-#define VKS_MAX_VARIANTS 12   /* ln_fwd on a CPU: 4 row forms × dropout on/off */
+#define VKS_MAX_VARIANTS 12   /* 8 on a CPU (ln_fwd: 4 row forms × dropout on/off), and headroom */
 typedef struct vks_kernel {
     VkDescriptorSetLayout set_layout;
     VkPipelineLayout layout;

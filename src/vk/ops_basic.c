@@ -103,13 +103,14 @@ vksac_status vks_scale_add(vks_seq *s, vks_tensor *y, float a, const vks_tensor 
     if (!s)
         return VKSAC_E_ARG;
     VKS_TRY(vks_need_tensor(vks_seq_ctx(s), y, "vks_scale_add", "y"));
+    VKS_TRY(vks_need_tensor(vks_seq_ctx(s), x, "vks_scale_add", "x"));
     return vks_scale_add_texels(s, y, a, x, b, 0, y->rows * (y->stride / 4));
 }
 
 vksac_status vks_scale_add_texels(vks_seq *s, vks_tensor *y, float a, const vks_tensor *x, float b, uint32_t first,
                                   uint32_t count)
 {
-    static const char fn[] = "vks_scale_add";
+    static const char fn[] = "vks_scale_add_texels";
     if (!s)
         return VKSAC_E_ARG;
     vks_ctx *ctx = vks_seq_ctx(s);
@@ -118,10 +119,11 @@ vksac_status vks_scale_add_texels(vks_seq *s, vks_tensor *y, float a, const vks_
     VKS_TRY(vks_need_shape(ctx, x, y->rows, y->cols, fn, "x"));
     uint32_t n4 = y->rows * (y->stride / 4);
     if (first > n4 || count > n4 - first)
-        return vks_fail(ctx, VKSAC_E_ARG, "%s: texels %u .. %u are not all in y's %u", fn, first,
-                        first + count - 1, n4);
+        return vks_fail(ctx, VKSAC_E_ARG, "%s: texels [%u, %u + %u) run past y's %u texels", fn, first, first,
+                        count, n4);
     struct { uint32_t end, cols, stride4; float a, b; uint32_t first; } pc = {first + count, y->cols, y->stride / 4,
                                                                             a, b, first};
+    _Static_assert(sizeof pc == 24, "the Push block of shaders/scale_add.comp and its table row");
     const vks_tensor *ops[] = {x, y, y};   /* y read through a view, written through a buffer */
     return vks_launch(s, VKS_K_SCALE_ADD, ops, &pc, sizeof pc, vks_groups_1d(ctx, VKS_K_SCALE_ADD, count), 1, 1);
 }
