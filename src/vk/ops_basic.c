@@ -102,8 +102,7 @@ vksac_status vks_scale_add(vks_seq *s, vks_tensor *y, float a, const vks_tensor 
 {
     if (!s)
         return VKSAC_E_ARG;
-    VKS_TRY(vks_need_tensor(vks_seq_ctx(s), y, "vks_scale_add", "y"));
-    VKS_TRY(vks_need_tensor(vks_seq_ctx(s), x, "vks_scale_add", "x"));
+    VKS_TRY(vks_need_tensor(vks_seq_ctx(s), y, "vks_scale_add", "y"));   /* for its size; the rest checks x */
     return vks_scale_add_texels(s, y, a, x, b, 0, y->rows * (y->stride / 4));
 }
 
